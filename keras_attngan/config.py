@@ -1,0 +1,89 @@
+"""Default configuration (StyleGAN2 config E) and its validation.
+
+Config files in ``configs/`` start from :func:`default_config` and override fields; any field can be
+overridden on the command line (``--config.train.batch_size=8``).
+"""
+
+import ml_collections
+
+from keras_attngan import losses
+from keras_attngan.networks.widths import check_resolution
+
+
+def default_config():
+    """StyleGAN2 config E defaults (Karras et al. 2020), at 256x256 RGB."""
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+
+    c.data = ml_collections.ConfigDict()
+    c.data.source = "embedded"      # see keras_attngan.data for the accepted forms
+    c.data.fit = "resize"           # 'resize' (center-crop + resize) or 'pad' (center-crop + pad)
+    c.data.xflip = False
+    c.data.subset = 0               # >0: train on the first N images only
+    c.data.skip_bad = False         # skip unreadable images instead of stopping
+
+    c.model = ml_collections.ConfigDict()
+    c.model.resolution = 256
+    c.model.img_channels = 3
+    c.model.z_dim = 512
+    c.model.w_dim = 512
+    c.model.mapping_layers = 8
+    c.model.mapping_lr_mul = 0.01
+    c.model.fmap_base = 8192        # config E (config F: 16384)
+    c.model.fmap_max = 512
+    c.model.d_fmap_base = 0         # 0: same as fmap_base
+    c.model.d_fmap_max = 0          # 0: same as fmap_max
+    c.model.mbstd_group = 4
+    c.model.mbstd_features = 1
+    c.model.style_mixing_prob = 0.9
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.name = "ns"
+
+    c.train = ml_collections.ConfigDict()
+    c.train.batch_size = 32
+    c.train.total_kimg = 25000
+    c.train.tick_kimg = 4.0         # one Keras epoch: progress bar, logs
+    c.train.ckpt_kimg = 40.0        # must be a multiple of tick_kimg
+    c.train.sample_kimg = 40.0      # PNG grid of the EMA generator; a multiple of tick_kimg
+    c.train.keep_checkpoints = 3
+    c.train.g_lr = 0.002
+    c.train.d_lr = 0.002
+    c.train.beta1 = 0.0
+    c.train.beta2 = 0.99
+    c.train.r1_gamma = 10.0
+    c.train.r1_interval = 16
+    c.train.ema_kimg = 10.0
+    c.train.ema_rampup = 0.0        # 0: no ramp-up (config E); e.g. 0.05 for short runs
+    c.train.xla = False
+    c.train.grid_size = 64          # images in the sample grid
+    c.train.tensorboard_every = 50  # steps between TensorBoard scalar writes
+    return c
+
+
+def steps_per_tick(config):
+    return max(1, int(round(config.train.tick_kimg * 1000 / config.train.batch_size)))
+
+
+def validate(config):
+    """Raises ValueError with a one-line message naming the field and the fix."""
+    m, t = config.model, config.train
+    check_resolution(m.resolution)
+    if m.img_channels not in (1, 3):
+        raise ValueError(f"model.img_channels must be 1 or 3, got {m.img_channels}")
+    losses.get(config.loss.name)
+    if t.batch_size <= 0:
+        raise ValueError(f"train.batch_size must be positive, got {t.batch_size}")
+    if t.batch_size % min(m.mbstd_group, t.batch_size):
+        raise ValueError(f"train.batch_size={t.batch_size} must be divisible by model.mbstd_group="
+                         f"{m.mbstd_group} (minibatch-stddev groups); change one of them")
+    for name in ("ckpt_kimg", "sample_kimg"):
+        ratio = getattr(t, name) / t.tick_kimg
+        if ratio < 1 or abs(ratio - round(ratio)) > 1e-6:
+            raise ValueError(f"train.{name}={getattr(t, name)} must be a positive multiple of "
+                             f"train.tick_kimg={t.tick_kimg}")
+    if t.total_kimg <= 0:
+        raise ValueError(f"train.total_kimg must be positive, got {t.total_kimg}")
+    if config.data.fit not in ("resize", "pad"):
+        raise ValueError(f"data.fit must be 'resize' or 'pad', got {config.data.fit!r}")
+    return config

@@ -1,0 +1,75 @@
+"""StyleGAN2 generator: mapping network + synthesis network, style mixing and truncation."""
+
+import keras
+import tensorflow as tf
+
+from keras_attngan.networks.mapping import MappingNetwork
+from keras_attngan.networks.synthesis import SynthesisNetwork, fold_seed
+
+
+class Generator(keras.Model):
+    """z [B, z_dim] -> images [B, R, R, C] in about [-1, 1].
+
+    ``call(z, psi=1, truncation_cutoff=None, noise_mode='random', seed=None, training=False)``:
+    with ``training`` and ``style_mixing_prob > 0`` a second latent takes over the ws from a random
+    cutoff on (style mixing regularization, probability 0.9 in config E). ``seed`` ([2] int) makes all
+    randomness stateless and reproducible; without it fresh random numbers are drawn.
+    """
+
+    def __init__(self, resolution=256, img_channels=3, z_dim=512, w_dim=512, mapping_layers=8,
+                 mapping_lr_mul=0.01, fmap_base=8192, fmap_max=512, style_mixing_prob=0.9, **kwargs):
+        super().__init__(**kwargs)
+        self.z_dim, self.style_mixing_prob = int(z_dim), float(style_mixing_prob)
+        self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, mapping_lr_mul, name="mapping")
+        self.synthesis = SynthesisNetwork(resolution, img_channels, w_dim, fmap_base, fmap_max,
+                                          name="synthesis")
+        self.num_ws = self.synthesis.num_ws
+        self.mapping.build((None, self.z_dim))
+        self.built = True
+
+    @property
+    def resolution(self):
+        return self.synthesis.resolution
+
+    @property
+    def img_channels(self):
+        return self.synthesis.img_channels
+
+    def map(self, z, psi=1.0, truncation_cutoff=None):
+        """z -> ws [B, num_ws, w_dim], with the truncation trick when psi != 1."""
+        w = self.mapping(z)
+        ws = tf.tile(w[:, None, :], [1, self.num_ws, 1])
+        if isinstance(psi, (int, float)) and psi == 1.0:
+            return ws
+        return self.mapping.truncate(ws, psi, truncation_cutoff)
+
+    def mix_styles(self, z, ws, seed=None):
+        """Style mixing: from a random cutoff in [1, num_ws) on, ws come from a fresh latent."""
+        s_cut, s_prob, s_z = (fold_seed(seed, i) for i in range(3)) if seed is not None else (None,) * 3
+
+        def uniform(shape, minval, maxval, dtype, s):
+            if s is None:
+                return tf.random.uniform(shape, minval, maxval, dtype=dtype)
+            return tf.random.stateless_uniform(shape, s, minval, maxval, dtype=dtype)
+
+        cutoff = uniform([], 1, self.num_ws, tf.int32, s_cut)
+        cutoff = tf.where(uniform([], 0.0, 1.0, tf.float32, s_prob) < self.style_mixing_prob,
+                          cutoff, self.num_ws)
+        z2 = (tf.random.normal(tf.shape(z)) if s_z is None
+              else tf.random.stateless_normal(tf.shape(z), s_z))
+        ws2 = self.map(z2)
+        layer = tf.range(self.num_ws)[None, :, None]
+        return tf.where(layer < cutoff, ws, ws2)
+
+    def call(self, z, psi=1.0, truncation_cutoff=None, noise_mode="random", seed=None, training=False):
+        ws = self.map(z, psi, truncation_cutoff)
+        if training and self.style_mixing_prob > 0:
+            ws = self.mix_styles(z, ws, fold_seed(seed, 0))
+        return self.synthesis(ws, noise_mode=noise_mode, seed=fold_seed(seed, 1))
+
+    def get_config(self):
+        m, s = self.mapping, self.synthesis
+        return {"name": self.name, "resolution": s.resolution, "img_channels": s.img_channels,
+                "z_dim": m.z_dim, "w_dim": m.w_dim, "mapping_layers": m.num_layers,
+                "mapping_lr_mul": m.lr_mul, "fmap_base": s.fmap_base, "fmap_max": s.fmap_max,
+                "style_mixing_prob": self.style_mixing_prob}

@@ -1,0 +1,93 @@
+"""StyleGAN2 synthesis network, 'skip' architecture (config E): learned 4x4 constant, two modulated
+convolutions per resolution, and the RGB outputs of every resolution up-sampled and summed."""
+
+import keras
+import tensorflow as tf
+
+from keras_attngan.layers import ModulatedConv2D, ToRGB, upsample2d
+from keras_attngan.networks.widths import block_resolutions, check_resolution, num_channels, num_ws
+
+
+def fold_seed(seed, index):
+    """A distinct stateless seed for sub-operation ``index`` (None stays None)."""
+    return None if seed is None else tf.random.experimental.stateless_fold_in(seed, index)
+
+
+class SynthesisBlock(keras.layers.Layer):
+    """One resolution of the skip generator.
+
+    The 4x4 block holds the learned constant and one convolution; every other block up-samples with
+    ``conv0`` (2x transposed modulated conv + FIR) and refines with ``conv1``. Each block adds its ToRGB
+    output to the up-sampled running image. It consumes ``num_conv + 1`` ws; the ToRGB w is shared with
+    the next block's first convolution (as in StyleGAN2).
+    """
+
+    def __init__(self, resolution, in_channels, out_channels, img_channels, w_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.resolution, self.in_channels, self.out_channels = int(resolution), int(in_channels), int(out_channels)
+        self.img_channels, self.w_dim = int(img_channels), int(w_dim)
+        self.is_first = self.resolution == 4
+        self.num_conv = 1 if self.is_first else 2
+        w_shape = (None, self.w_dim)
+        if self.is_first:
+            self.const = self.add_weight(name="const", shape=(4, 4, self.out_channels),
+                                         initializer=keras.initializers.RandomNormal(stddev=1.0))
+        else:
+            self.conv0 = ModulatedConv2D(self.out_channels, 3, up=True, name="conv0")
+            self.conv0.build((None, self.resolution // 2, self.resolution // 2, self.in_channels), w_shape)
+        self.conv1 = ModulatedConv2D(self.out_channels, 3, name="conv1")
+        self.conv1.build((None, self.resolution, self.resolution, self.out_channels), w_shape)
+        self.torgb = ToRGB(self.img_channels, name="torgb")
+        self.torgb.build((None, self.resolution, self.resolution, self.out_channels), w_shape)
+
+    def convs(self):
+        return [self.conv1] if self.is_first else [self.conv0, self.conv1]
+
+    def call(self, x, img, ws, noise_mode="random", seed=None):
+        """x: features of the previous block (ignored for 4x4), img: running RGB image or None,
+        ws: [B, num_conv + 1, w_dim]."""
+        if self.is_first:
+            x = tf.tile(tf.cast(self.const, ws.dtype)[None], [tf.shape(ws)[0], 1, 1, 1])
+        for i, conv in enumerate(self.convs()):
+            x = conv(x, ws[:, i], noise_mode=noise_mode, seed=fold_seed(seed, i))
+        y = self.torgb(x, ws[:, self.num_conv])
+        img = y if img is None else upsample2d(img) + y
+        return x, img
+
+    def get_config(self):
+        return {**super().get_config(), "resolution": self.resolution, "in_channels": self.in_channels,
+                "out_channels": self.out_channels, "img_channels": self.img_channels, "w_dim": self.w_dim}
+
+
+class SynthesisNetwork(keras.layers.Layer):
+    """ws [B, num_ws, w_dim] -> images [B, R, R, C] (NHWC, roughly in [-1, 1])."""
+
+    def __init__(self, resolution, img_channels=3, w_dim=512, fmap_base=8192, fmap_max=512, **kwargs):
+        super().__init__(**kwargs)
+        self.resolution = check_resolution(resolution)
+        self.img_channels, self.w_dim = int(img_channels), int(w_dim)
+        self.fmap_base, self.fmap_max = int(fmap_base), int(fmap_max)
+        if self.img_channels not in (1, 3):
+            raise ValueError(f"img_channels must be 1 or 3, got {img_channels}")
+        self.num_ws = num_ws(self.resolution)
+
+        def nf(res):
+            return num_channels(res, self.fmap_base, self.fmap_max)
+
+        self.blocks = [SynthesisBlock(4, nf(4), nf(4), self.img_channels, self.w_dim, name="b4")]
+        for res in block_resolutions(self.resolution):
+            self.blocks.append(SynthesisBlock(res, nf(res // 2), nf(res), self.img_channels, self.w_dim,
+                                              name=f"b{res}"))
+
+    def call(self, ws, noise_mode="random", seed=None):
+        x = img = None
+        w_idx = 0
+        for i, block in enumerate(self.blocks):
+            block_ws = ws[:, w_idx:w_idx + block.num_conv + 1]
+            x, img = block(x, img, block_ws, noise_mode=noise_mode, seed=fold_seed(seed, i))
+            w_idx += block.num_conv
+        return img
+
+    def get_config(self):
+        return {**super().get_config(), "resolution": self.resolution, "img_channels": self.img_channels,
+                "w_dim": self.w_dim, "fmap_base": self.fmap_base, "fmap_max": self.fmap_max}

@@ -1,0 +1,1 @@
+"""Training: the GAN keras.Model with its train_step, schedules, checkpoints and callbacks."""

@@ -1,0 +1,51 @@
+"""Checkpoints of a training run: G, D, G_ema (with w_avg and noise buffers), both optimizers and the
+step counter (which is also the state of the run's stateless RNG)."""
+
+import os
+
+import tensorflow as tf
+from absl import logging
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be restored into the current model."""
+
+
+class Checkpointer:
+    """Saves to and restores from ``<workdir>/checkpoints`` with ``tf.train.CheckpointManager``."""
+
+    def __init__(self, workdir, trainer, max_to_keep=3):
+        self.directory = os.path.join(workdir, "checkpoints")
+        self.checkpoint = tf.train.Checkpoint(
+            generator=trainer.generator, discriminator=trainer.discriminator, g_ema=trainer.g_ema,
+            g_optimizer=trainer.g_optimizer, d_optimizer=trainer.d_optimizer, step=trainer.step)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=max_to_keep)
+        self.trainer = trainer
+
+    @property
+    def latest(self):
+        return self.manager.latest_checkpoint
+
+    def save(self):
+        step = int(self.trainer.step.numpy())
+        path = self.manager.save(checkpoint_number=step)
+        logging.info("saved checkpoint %s", path)
+        return path
+
+    def restore(self, path=None):
+        """Restores ``path`` (default: the latest); returns the restored step, or 0 if there is none."""
+        path = path or self.latest
+        if not path:
+            return 0
+        try:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+        except (ValueError, AssertionError, tf.errors.OpError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointError(
+                f"cannot restore checkpoint {path} into this model ({first[:300]}); it was written by a "
+                "different model config or is corrupt: train with the config it was made with, or use a "
+                "new --workdir") from None
+        self.trainer.reset_host_step()
+        step = int(self.trainer.step.numpy())
+        logging.info("restored %s (step %d)", path, step)
+        return step

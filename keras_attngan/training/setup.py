@@ -1,0 +1,34 @@
+"""Builds the networks, optimizers and trainer of a run from its config."""
+
+from keras_attngan.networks import Discriminator, Generator
+from keras_attngan.training.schedule import make_adam
+from keras_attngan.training.trainer import GANTrainer
+
+
+def build_generator(model_cfg, name="generator"):
+    m = model_cfg
+    return Generator(m.resolution, m.img_channels, m.z_dim, m.w_dim, m.mapping_layers, m.mapping_lr_mul,
+                     m.fmap_base, m.fmap_max, m.style_mixing_prob, name=name)
+
+
+def build_discriminator(model_cfg):
+    m = model_cfg
+    return Discriminator(m.resolution, m.img_channels, m.d_fmap_base or m.fmap_base,
+                         m.d_fmap_max or m.fmap_max, m.mbstd_group, m.mbstd_features, name="discriminator")
+
+
+def build_trainer(config):
+    """G, D, G_ema (initialised to G) and the compiled :class:`GANTrainer`."""
+    t = config.train
+    G = build_generator(config.model)
+    g_ema = build_generator(config.model, name="g_ema")
+    for src, dst in zip(G.weights, g_ema.weights):
+        dst.assign(src)
+    trainer = GANTrainer(G, build_discriminator(config.model), g_ema, loss=config.loss.name,
+                         r1_gamma=t.r1_gamma, r1_interval=t.r1_interval, ema_kimg=t.ema_kimg,
+                         ema_rampup=t.ema_rampup or None, seed=config.seed, xla=t.xla)
+    trainer.compile(
+        g_optimizer=make_adam(t.g_lr, t.beta1, t.beta2, name="g_adam"),
+        d_optimizer=make_adam(t.d_lr, t.beta1, t.beta2, reg_interval=t.r1_interval if t.r1_gamma else 0,
+                              name="d_adam"))
+    return trainer
