@@ -1,0 +1,160 @@
+"""Readers for sources that fit in memory as one uint8 array [N, H, W, C]: embedded, idx files, npz.
+
+All readers return C-contiguous uint8 arrays with an explicit channel axis (1, 3 or 4), and report bad
+files with a DataError naming the file and the fix. Only numpy and the standard library are used.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.resources
+import os
+import zipfile
+import zlib
+
+import numpy as np
+
+from keras_attngan.data.sources import FASHION_MNIST_DIR, DataError, SourceSpec
+
+IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned byte data, 3 dimensions
+IDX_HEADER_BYTES = 16
+EMBEDDED_FILE = "fashion_mnist_5k.npz"
+NPZ_KEYS = ("x", "images", "arr_0")
+_IDX_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def parse_idx_images(data: bytes, name: str) -> np.ndarray:
+    """Parses raw (already decompressed) idx3 image bytes into uint8 [N, rows, cols, 1].
+
+    The header is four big-endian uint32: magic 2051, N, rows, cols. Sizes are checked against the
+    payload length so a truncated or padded file is rejected rather than silently reshaped.
+    """
+    fix = "re-download or reinstall it (apt-get install --reinstall dataset-fashion-mnist)"
+    if len(data) < IDX_HEADER_BYTES:
+        raise DataError(f"idx file {name} is corrupt: {len(data)} bytes, shorter than the 16-byte header; {fix}")
+    magic, n, rows, cols = (int(v) for v in np.frombuffer(data, dtype=">u4", count=4))
+    if magic != IDX_IMAGES_MAGIC:
+        raise DataError(
+            f"idx file {name} is corrupt: magic number {magic}, expected {IDX_IMAGES_MAGIC} (images); {fix}"
+        )
+    if n == 0 or rows == 0 or cols == 0:
+        raise DataError(f"idx file {name} is corrupt: header says {n} images of {rows}x{cols}; {fix}")
+    expected = IDX_HEADER_BYTES + n * rows * cols
+    if len(data) != expected:
+        raise DataError(
+            f"idx file {name} is corrupt or truncated: {len(data)} bytes, header ({n} images of {rows}x{cols}) "
+            f"implies {expected}; {fix}"
+        )
+    images = np.frombuffer(data, dtype=np.uint8, offset=IDX_HEADER_BYTES)
+    return images.reshape(n, rows, cols, 1)
+
+
+def read_idx_images(path: str) -> np.ndarray:
+    """Reads an idx3 image file, gzipped or not (detected by content, not by the file name)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise DataError(f"cannot read idx file {path}: {e.strerror or e}; check the path and permissions") from e
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as e:
+            raise DataError(
+                f"idx file {path} is a corrupt or truncated gzip ({e}); re-download or reinstall it"
+            ) from e
+    return parse_idx_images(data, path)
+
+
+def _find_idx_file(directory: str, split: str) -> str:
+    """Returns the path of the idx image file for `split` in `directory`, preferring the .gz form."""
+    base = _IDX_FILES[split]
+    for candidate in (base + ".gz", base):
+        path = os.path.join(directory, candidate)
+        if os.path.isfile(path):
+            return path
+    hint = (
+        "install it with `apt-get install dataset-fashion-mnist`"
+        if os.path.abspath(directory) == FASHION_MNIST_DIR
+        else "point fashion_mnist:/dir at a directory holding the idx files"
+    )
+    raise DataError(f"fashion_mnist: no {base}[.gz] found in {directory}; {hint}")
+
+
+def load_fashion_mnist(directory: str, split: str) -> np.ndarray:
+    """Loads Fashion-MNIST images for split train (60k), test (10k) or all (train then test)."""
+    if not os.path.isdir(directory):
+        raise DataError(
+            f"fashion_mnist: directory {directory} does not exist; install it with "
+            "`apt-get install dataset-fashion-mnist` or give fashion_mnist:/dir"
+        )
+    splits = ("train", "test") if split == "all" else (split,)
+    arrays = [read_idx_images(_find_idx_file(directory, s)) for s in splits]
+    if len(arrays) > 1 and len({a.shape[1:] for a in arrays}) > 1:
+        raise DataError(f"fashion_mnist: train and test images in {directory} have different sizes; check the files")
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
+
+
+def check_image_array(x: np.ndarray, name: str, key: str = "") -> np.ndarray:
+    """Validates an image array and returns it as uint8 [N, H, W, C], C in {1, 3, 4}.
+
+    Only uint8 is accepted: float data has no single obvious scale ([0, 1], [-1, 1] or [0, 255]), and
+    guessing wrong would train silently on the wrong range.
+    """
+    where = f"{name} (key {key!r})" if key else name
+    if x.dtype != np.uint8:
+        raise DataError(
+            f"npz {where}: dtype {x.dtype}, expected uint8 in 0..255; convert first, e.g. "
+            "np.clip(np.round(x * 255), 0, 255).astype(np.uint8) for floats in [0, 1]"
+        )
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4) or min(x.shape[:3]) == 0:
+        raise DataError(
+            f"npz {where}: shape {x.shape}, expected [N, H, W], [N, H, W, 1], [N, H, W, 3] or [N, H, W, 4] "
+            "with N, H, W > 0; reshape/transpose it to NHWC"
+        )
+    return np.ascontiguousarray(x)
+
+
+def load_npz(path: str) -> np.ndarray:
+    """Loads the image array of an .npz file from the first present key of x / images / arr_0."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = list(npz.files)
+            key = next((k for k in NPZ_KEYS if k in keys), None)
+            if key is None:
+                raise DataError(
+                    f"npz {path}: no array under keys {'/'.join(NPZ_KEYS)} (found: {', '.join(keys) or 'none'}); "
+                    "save the images with np.savez(path, x=images)"
+                )
+            x = npz[key]
+    except DataError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise DataError(f"npz {path}: cannot read it ({type(e).__name__}: {e}); re-create the file") from e
+    return check_image_array(x, path, key)
+
+
+def load_embedded() -> np.ndarray:
+    """Loads the 5,000 Fashion-MNIST images shipped in keras_attngan/data/embedded (no network needed)."""
+    resource = importlib.resources.files("keras_attngan.data").joinpath("embedded", EMBEDDED_FILE)
+    with importlib.resources.as_file(resource) as path:
+        if not os.path.isfile(path):
+            raise DataError(
+                f"embedded dataset {path} is missing from the package; reinstall keras-attngan or "
+                "re-create it with `python -m keras_attngan.data.make_embedded`"
+            )
+        return load_npz(str(path))
+
+
+def load_array_source(spec: SourceSpec) -> np.ndarray:
+    """Reads any in-memory source (embedded, fashion_mnist, npz) into uint8 [N, H, W, C]."""
+    if spec.kind == "embedded":
+        return load_embedded()
+    if spec.kind == "fashion_mnist":
+        return load_fashion_mnist(spec.path, spec.split)
+    if spec.kind == "npz":
+        return load_npz(spec.path)
+    raise ValueError(f"load_array_source: {spec.kind!r} is not an in-memory source")

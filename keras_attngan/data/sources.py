@@ -1,0 +1,116 @@
+"""Parsing of data source strings: the one place that knows which forms exist.
+
+A source string names where training images come from. Accepted forms:
+
+  embedded                         5,000 Fashion-MNIST images shipped in the package (default)
+  fashion_mnist[:train|test|all]   Debian's idx files in /usr/share/datasets/fashion-mnist
+  fashion_mnist:/dir[:split]       a directory holding the same idx files (gzipped or not)
+  tfds:<name>[:<split>]            any tensorflow-datasets image dataset (feature "image")
+  folder:<path> or <existing dir>  png/jpg/jpeg files found recursively
+  npz:<path> or <path>.npz         uint8 array under key x / images / arr_0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_SPLITS = ("train", "test", "all")
+
+ACCEPTED_FORMS = (
+    "embedded | fashion_mnist[:train|test|all] | fashion_mnist:/dir[:split] | tfds:<name>[:<split>] | "
+    "folder:<path> | <existing dir> | npz:<path> | <path>.npz"
+)
+
+
+class DataError(ValueError):
+    """A problem with the training data, reported in one line naming the source/file and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceSpec:
+    """A parsed source string.
+
+    kind is one of "embedded", "fashion_mnist", "tfds", "folder", "npz"; `path` is the directory or file
+    (fashion_mnist, folder, npz), `name` the tfds dataset name and `split` the split (fashion_mnist, tfds).
+    """
+
+    kind: str
+    raw: str
+    path: str = ""
+    name: str = ""
+    split: str = ""
+
+    @property
+    def in_memory(self) -> bool:
+        """True for sources that are read into one numpy array (cheap to count and to load whole)."""
+        return self.kind in ("embedded", "fashion_mnist", "npz")
+
+
+def _expand(path: str) -> str:
+    """Expands ~ and environment variables so config files can use them."""
+    return os.path.expandvars(os.path.expanduser(path))
+
+
+def _parse_fashion_mnist(raw: str, rest: str) -> SourceSpec:
+    """Parses the part after "fashion_mnist:" into a directory and a split."""
+    if not rest:
+        return SourceSpec("fashion_mnist", raw, path=FASHION_MNIST_DIR, split="train")
+    if rest in FASHION_MNIST_SPLITS:
+        return SourceSpec("fashion_mnist", raw, path=FASHION_MNIST_DIR, split=rest)
+    # A directory, optionally followed by ":split". rpartition keeps colons inside the path intact.
+    head, sep, tail = rest.rpartition(":")
+    if sep and tail in FASHION_MNIST_SPLITS:
+        return SourceSpec("fashion_mnist", raw, path=_expand(head), split=tail)
+    if sep and tail and not os.path.isdir(_expand(rest)):
+        raise DataError(
+            f"source {raw!r}: unknown fashion_mnist split {tail!r}; use one of {', '.join(FASHION_MNIST_SPLITS)}"
+        )
+    return SourceSpec("fashion_mnist", raw, path=_expand(rest), split="train")
+
+
+def _looks_like_path(text: str) -> bool:
+    """Guesses whether an unknown string was meant as a file system path (for a better error)."""
+    return os.sep in text or text.startswith((".", "~", "$"))
+
+
+def parse_source(source: str) -> SourceSpec:
+    """Parses a source string into a SourceSpec; raises DataError for unknown forms or missing paths.
+
+    Only the form is checked here (plus existence of plain paths, since that is how they are recognised);
+    readers check the contents.
+    """
+    if not isinstance(source, str) or not source.strip():
+        raise DataError(f"data source {source!r} is empty or not a string; accepted forms: {ACCEPTED_FORMS}")
+    raw = source.strip()
+    prefix, sep, rest = raw.partition(":")
+    if raw == "embedded":
+        return SourceSpec("embedded", raw)
+    if prefix == "fashion_mnist":
+        return _parse_fashion_mnist(raw, rest.strip() if sep else "")
+    if prefix == "tfds" and sep:
+        name, _, split = rest.partition(":")
+        if not name:
+            raise DataError(f"source {raw!r}: missing dataset name; use tfds:<name>[:<split>], e.g. tfds:mnist:train")
+        return SourceSpec("tfds", raw, name=name.strip(), split=split.strip() or "train")
+    if prefix == "folder" and sep:
+        path = _expand(rest)
+        if not os.path.isdir(path):
+            raise DataError(f"source {raw!r}: folder {path} does not exist or is not a directory; fix the path")
+        return SourceSpec("folder", raw, path=path)
+    if prefix == "npz" and sep:
+        path = _expand(rest)
+        if not os.path.isfile(path):
+            raise DataError(f"source {raw!r}: npz file {path} does not exist; fix the path")
+        return SourceSpec("npz", raw, path=path)
+    path = _expand(raw)
+    if raw.lower().endswith(".npz"):
+        if not os.path.isfile(path):
+            raise DataError(f"source {raw!r}: npz file {path} does not exist; fix the path")
+        return SourceSpec("npz", raw, path=path)
+    if os.path.isdir(path):
+        return SourceSpec("folder", raw, path=path)
+    if _looks_like_path(raw):
+        raise DataError(f"source {raw!r}: path {path} does not exist; fix the path (accepted forms: {ACCEPTED_FORMS})")
+    raise DataError(f"unknown data source {raw!r}; accepted forms: {ACCEPTED_FORMS}")

@@ -1,0 +1,73 @@
+"""tensorflow-datasets sources: `tfds:<name>[:<split>]`, images taken from the "image" feature.
+
+Nothing is downloaded: the dataset must already be prepared in data_dir (the `tfds_data_dir` argument,
+else env TFDS_DATA_DIR, else tfds' default ~/tensorflow_datasets), because training machines are often
+offline and a silent multi-GB download at start-up is worse than a clear error.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+from keras_attngan.data.sources import DataError, SourceSpec
+
+
+def _data_dir(tfds_data_dir: str | None) -> str | None:
+    """Returns the tfds data directory to use (argument, then env TFDS_DATA_DIR, then tfds' default)."""
+    return tfds_data_dir or os.environ.get("TFDS_DATA_DIR") or None
+
+
+def _short(e: Exception) -> str:
+    """First line of an exception message, so tfds' long dataset listings do not flood the error."""
+    text = str(e).strip().split("\n")[0]
+    return text[:300]
+
+
+def open_tfds(
+    spec: SourceSpec, *, shuffle_files: bool, seed: int, tfds_data_dir: str | None = None
+) -> tuple[tf.data.Dataset, int | None, int | None]:
+    """Opens a prepared tfds split as a dataset of uint8 images [H, W, C].
+
+    Returns (dataset, number of examples or None if unknown, native channel count or None).
+    """
+    import tensorflow_datasets as tfds  # slow import (~seconds); only paid when a tfds source is used
+
+    data_dir = _data_dir(tfds_data_dir)
+    where = data_dir or "the default tfds data_dir"
+    try:
+        builder = tfds.builder(spec.name, data_dir=data_dir)
+    except Exception as e:  # tfds raises several unrelated types here (DatasetNotFoundError, KeyError, ...)
+        raise DataError(
+            f"source {spec.raw!r}: tfds cannot find dataset {spec.name!r} ({_short(e)}); check the name"
+        ) from e
+    features = builder.info.features
+    if "image" not in features.keys():
+        raise DataError(
+            f"source {spec.raw!r}: tfds dataset {spec.name!r} has no 'image' feature (features: "
+            f"{', '.join(features.keys())}); use an image dataset"
+        )
+    try:
+        ds = builder.as_dataset(
+            split=spec.split,
+            shuffle_files=shuffle_files,
+            read_config=tfds.ReadConfig(shuffle_seed=seed),
+        )
+    except Exception as e:  # AssertionError when not prepared, ValueError for a bad split
+        raise DataError(
+            f"source {spec.raw!r}: cannot read split {spec.split!r} of {spec.name!r} from {where} ({_short(e)}); "
+            f"prepare it with `tfds build {spec.name} --data_dir DIR` and pass tfds_data_dir or set TFDS_DATA_DIR"
+        ) from e
+    ds = ds.map(lambda example: example["image"], num_parallel_calls=tf.data.AUTOTUNE)
+    if ds.element_spec.dtype != tf.uint8:
+        raise DataError(f"source {spec.raw!r}: image feature has dtype {ds.element_spec.dtype.name}, expected uint8")
+    count = int(ds.cardinality())
+    if count < 0:  # UNKNOWN or INFINITE cardinality: fall back on the metadata, if any
+        try:
+            count = int(builder.info.splits[spec.split].num_examples)
+        except Exception:  # splits may be empty (e.g. under mock_data) or the split spec unparsable
+            count = None
+    shape = ds.element_spec.shape
+    channels = shape[-1] if shape.rank == 3 else None
+    return ds, count, channels
