@@ -42,7 +42,7 @@ def default_config():
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32
-    c.train.total_kimg = 25000
+    c.train.total_kimg = 25000.0
     c.train.tick_kimg = 4.0         # one Keras epoch: progress bar, logs
     c.train.ckpt_kimg = 40.0        # must be a multiple of tick_kimg
     c.train.sample_kimg = 40.0      # PNG grid of the EMA generator; a multiple of tick_kimg

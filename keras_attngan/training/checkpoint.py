@@ -11,14 +11,29 @@ class CheckpointError(RuntimeError):
     """A checkpoint cannot be restored into the current model."""
 
 
+def named_variables(trainer):
+    """Every variable of the run under a unique, stable name.
+
+    Variables are listed explicitly because Keras 3 layers held in Python lists (mapping layers,
+    synthesis/discriminator blocks) are not children in TF's object graph, so checkpointing the
+    models as objects would silently skip them. Index + path also makes a mismatch fail loudly.
+    """
+    named = {"step": trainer.step}
+    groups = {"generator": trainer.generator.weights, "discriminator": trainer.discriminator.weights,
+              "g_ema": trainer.g_ema.weights, "g_optimizer": trainer.g_optimizer.variables,
+              "d_optimizer": trainer.d_optimizer.variables}
+    for group, variables in groups.items():
+        for i, v in enumerate(variables):
+            named[f"{group}.{i:04d}.{v.path.replace('/', '.')}"] = v
+    return named
+
+
 class Checkpointer:
     """Saves to and restores from ``<workdir>/checkpoints`` with ``tf.train.CheckpointManager``."""
 
     def __init__(self, workdir, trainer, max_to_keep=3):
         self.directory = os.path.join(workdir, "checkpoints")
-        self.checkpoint = tf.train.Checkpoint(
-            generator=trainer.generator, discriminator=trainer.discriminator, g_ema=trainer.g_ema,
-            g_optimizer=trainer.g_optimizer, d_optimizer=trainer.d_optimizer, step=trainer.step)
+        self.checkpoint = tf.train.Checkpoint(**named_variables(trainer))
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=max_to_keep)
         self.trainer = trainer
 

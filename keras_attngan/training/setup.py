@@ -1,5 +1,7 @@
 """Builds the networks, optimizers and trainer of a run from its config."""
 
+import keras
+
 from keras_attngan.networks import Discriminator, Generator
 from keras_attngan.training.schedule import make_adam
 from keras_attngan.training.trainer import GANTrainer
@@ -18,8 +20,9 @@ def build_discriminator(model_cfg):
 
 
 def build_trainer(config):
-    """G, D, G_ema (initialised to G) and the compiled :class:`GANTrainer`."""
+    """G, D, G_ema (initialised to G) and the compiled :class:`GANTrainer`, initialised from config.seed."""
     t = config.train
+    keras.utils.set_random_seed(config.seed)  # the initial weights follow the run's seed
     G = build_generator(config.model)
     g_ema = build_generator(config.model, name="g_ema")
     for src, dst in zip(G.weights, g_ema.weights):

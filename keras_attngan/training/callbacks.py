@@ -1,0 +1,87 @@
+"""Callbacks of a training run: progress (kimg, img/s, stats.jsonl), checkpoints, PNG sample grids."""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_attngan.utils.images import save_grid
+
+
+class Progress(keras.callbacks.Callback):
+    """Adds ``kimg`` and ``img_s`` to the logs (so the progress bar and TensorBoard show them) and
+    appends one JSON line per tick to ``<workdir>/stats.jsonl``."""
+
+    def __init__(self, global_batch, workdir=None):
+        super().__init__()
+        self.global_batch = int(global_batch)
+        self.stats_path = os.path.join(workdir, "stats.jsonl") if workdir else None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0, self._n = None, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch is None:
+            pass
+        elif self._t0 is None:  # time from the end of the first step: excludes tracing/compilation
+            self._t0 = time.perf_counter()
+        else:
+            self._n += 1
+        if logs is not None:
+            step = self.model._host_step or 0
+            logs["kimg"] = step * self.global_batch / 1000.0
+            if self._n:
+                logs["img_s"] = self._n * self.global_batch / (time.perf_counter() - self._t0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:  # epoch logs are rebuilt from the metrics: add ours again for the progbar
+            self.on_train_batch_end(None, logs)
+        if self.stats_path and logs:
+            row = {"tick": epoch + 1, "step": int(self.model.step.numpy()), "time": time.time()}
+            row.update({k: float(v) for k, v in logs.items()})
+            with tf.io.gfile.GFile(self.stats_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+class CheckpointEvery(keras.callbacks.Callback):
+    """Saves a checkpoint every ``every_ticks`` epochs and at the end of training."""
+
+    def __init__(self, checkpointer, every_ticks, total_ticks):
+        super().__init__()
+        self.checkpointer, self.every, self.total = checkpointer, int(every_ticks), int(total_ticks)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0 or epoch + 1 == self.total:
+            self.checkpointer.save()
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Writes ``reals.png`` once and ``fakes<kimg>.png`` from the EMA generator with fixed latents
+    (and fixed noise) every ``every_ticks`` epochs."""
+
+    def __init__(self, directory, z_dim, every_ticks, global_batch, num_images=64, reals=None, seed=123):
+        super().__init__()
+        self.directory, self.every, self.global_batch = directory, int(every_ticks), int(global_batch)
+        self.z = np.random.RandomState(seed).randn(num_images, z_dim).astype(np.float32)
+        self.reals = reals
+
+    def on_train_begin(self, logs=None):
+        if self.reals is not None:
+            save_grid(os.path.join(self.directory, "reals.png"), self.reals)
+        if int(self.model.step.numpy()) == 0:
+            self.write()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.write()
+
+    def write(self):
+        kimg = int(self.model.step.numpy()) * self.global_batch // 1000
+        images = np.concatenate([self.model.g_ema(self.z[i:i + 16], noise_mode="const").numpy()
+                                 for i in range(0, len(self.z), 16)])
+        path = os.path.join(self.directory, f"fakes{kimg:06d}.png")
+        save_grid(path, images)
+        return path

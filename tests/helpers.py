@@ -1,0 +1,30 @@
+"""Shared test helpers: a tiny config that trains in seconds on CPU."""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_attngan.config import default_config
+
+
+def tiny_config(resolution=16, channels=1, batch_size=4, **train):
+    c = default_config()
+    c.data.source = "embedded"
+    c.data.fit = "pad"
+    c.model.update(resolution=resolution, img_channels=channels, z_dim=16, w_dim=16, mapping_layers=2,
+                   fmap_base=64, fmap_max=16)
+    c.train.update(batch_size=batch_size, total_kimg=batch_size * 4 / 1000, tick_kimg=batch_size * 2 / 1000,
+                   ckpt_kimg=batch_size * 2 / 1000, sample_kimg=batch_size * 2 / 1000, r1_interval=2,
+                   r1_gamma=1.0, ema_kimg=0.01, ema_rampup=0.05, grid_size=4, tensorboard_every=1)
+    c.train.update(**train)
+    return c
+
+
+def fixed_batches(config, n_batches=4, seed=0):
+    """A deterministic (unshuffled) repeating dataset of random reals in [-1, 1]."""
+    m, b = config.model, config.train.batch_size
+    x = np.random.RandomState(seed).uniform(-1, 1, (n_batches * b, m.resolution, m.resolution, m.img_channels))
+    return tf.data.Dataset.from_tensor_slices(x.astype(np.float32)).batch(b, drop_remainder=True).repeat()
+
+
+def all_weights(*models):
+    return [w.numpy().copy() for m in models for w in m.weights]

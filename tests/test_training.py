@@ -1,0 +1,95 @@
+"""The training step, schedules, checkpoint/resume continuity and the losses."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_attngan import losses
+from keras_attngan.training.checkpoint import CheckpointError, Checkpointer
+from keras_attngan.training.schedule import ema_beta, lazy_reg_ratio, make_adam
+from keras_attngan.training.setup import build_trainer
+from tests.helpers import all_weights, fixed_batches, tiny_config
+
+
+def run_steps(trainer, dataset, n, skip=0):
+    """Runs ``n`` training steps on ``dataset`` after skipping ``skip`` batches; returns the last logs."""
+    iterator = iter(trainer.distribute_strategy.experimental_distribute_dataset(dataset.skip(skip)))
+    fn = trainer.make_train_function()
+    logs = None
+    for _ in range(n):
+        logs = fn(iterator)
+    return {k: float(v) for k, v in logs.items()}
+
+
+def test_train_step_changes_weights_and_keeps_losses_finite():
+    config = tiny_config()
+    trainer = build_trainer(config)
+    before = all_weights(trainer.generator, trainer.discriminator, trainer.g_ema)
+    logs = run_steps(trainer, fixed_batches(config), 3)
+    after = all_weights(trainer.generator, trainer.discriminator, trainer.g_ema)
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    assert logs["r1_penalty"] > 0  # the lazy R1 phase ran (steps 0 and 2 with interval 2)
+    assert int(trainer.step.numpy()) == 3
+    G, D, E = trainer.generator, trainer.discriminator, trainer.g_ema
+    n_g, n_d = len(G.weights), len(D.weights)
+    changed = [not np.allclose(a, b) for a, b in zip(before, after)]
+    trainable = [w.trainable for w in G.weights + D.weights + E.weights]
+    # Every trainable G and D weight moves except those with no gradient at init (noise strengths
+    # start at zero and only move once noise has an effect).
+    assert sum(c for c, t in zip(changed[:n_g + n_d], trainable) if t) > 0.9 * sum(trainable[:n_g + n_d])
+    assert any(changed[n_g + n_d:])  # EMA moved
+    assert not np.allclose(G.mapping.w_avg.numpy(), 0)  # w_avg tracked
+
+
+def test_lazy_regularization_correction_and_ema_schedule():
+    assert lazy_reg_ratio(16) == pytest.approx(16 / 17)
+    opt = make_adam(0.002, 0.0, 0.99, reg_interval=16)
+    assert float(opt.learning_rate) == pytest.approx(0.002 * 16 / 17)
+    assert float(opt.beta_2) == pytest.approx(0.99 ** (16 / 17))
+    # Half-life of ema_kimg thousand images: beta ** (ema_nimg / batch) == 0.5.
+    beta = float(ema_beta(1e9, 32, ema_kimg=10.0))
+    assert beta ** (10_000 / 32) == pytest.approx(0.5, rel=1e-5)
+    # With ramp-up, early in training the half-life is cur_nimg * rampup.
+    assert float(ema_beta(1000, 32, 10.0, 0.05)) == pytest.approx(0.5 ** (32 / 50), rel=1e-5)
+
+
+def test_resume_continuity(tmp_path):
+    """4 steps straight == 2 steps, checkpoint, restore into a new model, 2 more steps."""
+    config = tiny_config()
+    data = fixed_batches(config)
+    straight = build_trainer(config)
+    run_steps(straight, data, 4)
+
+    first = build_trainer(config)
+    run_steps(first, data, 2)
+    Checkpointer(str(tmp_path), first).save()
+    second = build_trainer(config)
+    ckpt = Checkpointer(str(tmp_path), second)
+    assert ckpt.restore() == 2
+    run_steps(second, data, 2, skip=2)
+
+    names = [w.path for m in (straight.generator, straight.discriminator, straight.g_ema) for w in m.weights]
+    for name, a, b in zip(names, all_weights(straight.generator, straight.discriminator, straight.g_ema),
+                          all_weights(second.generator, second.discriminator, second.g_ema)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
+    for a, b in zip(straight.d_optimizer.variables, second.d_optimizer.variables):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def test_incompatible_checkpoint_is_a_clear_error(tmp_path):
+    trainer = build_trainer(tiny_config())
+    Checkpointer(str(tmp_path), trainer).save()
+    other = build_trainer(tiny_config(resolution=8))
+    with pytest.raises(CheckpointError, match="different model config"):
+        Checkpointer(str(tmp_path), other).restore()
+
+
+def test_ns_loss_matches_numpy():
+    real = np.array([2.0, -1.0, 0.5, 30.0], np.float32)
+    fake = np.array([-3.0, 0.2, 1.0, -40.0], np.float32)
+    softplus = lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)  # noqa: E731
+    d, g = losses.get("ns")
+    assert float(d(real, fake)) == pytest.approx(softplus(fake).mean() + softplus(-real).mean(), rel=1e-6)
+    assert float(g(None, fake)) == pytest.approx(softplus(-fake).mean(), rel=1e-6)
+    with pytest.raises(ValueError, match="unknown loss"):
+        losses.get("nope")
