@@ -52,12 +52,17 @@ class Checkpointer:
         path = path or self.latest
         if not path:
             return 0
+        status = None
         try:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
+            status = self.checkpoint.restore(path)
+            status.assert_existing_objects_matched()
         except (ValueError, AssertionError, tf.errors.OpError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if status is not None:
+                status.expect_partial()  # we report the mismatch ourselves; silence TF's warnings
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            reason = reason.split(": [<")[0].split(". Showing")[0][:200]
             raise CheckpointError(
-                f"cannot restore checkpoint {path} into this model ({first[:300]}); it was written by a "
+                f"cannot restore checkpoint {path} into this model ({reason}); it was written by a "
                 "different model config or is corrupt: train with the config it was made with, or use a "
                 "new --workdir") from None
         self.trainer.reset_host_step()
