@@ -13,5 +13,5 @@ def get_config():
     c.model.update(resolution=32, img_channels=1, z_dim=128, w_dim=128, mapping_layers=4,
                    fmap_base=512, fmap_max=128)
     c.train.update(batch_size=32, total_kimg=200, tick_kimg=4, ckpt_kimg=20, sample_kimg=20,
-                   g_lr=0.0025, d_lr=0.0025, r1_gamma=0.1, ema_kimg=2.0, ema_rampup=0.05)
+                   g_lr=0.0025, d_lr=0.0025, r1_gamma=0.1, pl_weight=0.0, ema_kimg=2.0, ema_rampup=0.05)
     return c

@@ -38,7 +38,8 @@ def default_config():
     c.model.style_mixing_prob = 0.9
 
     c.loss = ml_collections.ConfigDict()
-    c.loss.name = "ns"
+    c.loss.name = "ns"              # ns | saturating | wgan_gp | hinge | dual_contrastive
+    c.loss.warmup_kimg = 0.0        # train with 'ns' for this long first (paper: ~20 epochs)
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32
@@ -53,6 +54,10 @@ def default_config():
     c.train.beta2 = 0.99
     c.train.r1_gamma = 10.0
     c.train.r1_interval = 16
+    c.train.pl_weight = 2.0         # path-length regularization (config E); 0 disables it
+    c.train.pl_interval = 4
+    c.train.pl_decay = 0.01
+    c.train.pl_batch_shrink = 2
     c.train.ema_kimg = 10.0
     c.train.ema_rampup = 0.0        # 0: no ramp-up (config E); e.g. 0.05 for short runs
     c.train.xla = False

@@ -6,6 +6,9 @@ saturating, Wasserstein (with gradient penalty, applied by the training step), h
 dual contrastive loss (Eq. 1-3).
 """
 
+import dataclasses
+from typing import Callable
+
 import tensorflow as tf
 
 
@@ -78,14 +81,20 @@ def dual_contrastive_g_loss(real_logits, fake_logits):
 
 
 # ----------------------------------------------------------------- registry
-class LossPair(tuple):
-    """``(d_loss, g_loss)`` plus what the training step must provide for it."""
+@dataclasses.dataclass(frozen=True)
+class LossPair:
+    """``(d_loss, g_loss)`` (unpacks like a tuple) plus what the training step must provide for it."""
 
-    def __new__(cls, d_loss, g_loss, g_needs_reals=False, gradient_penalty=False):
-        pair = super().__new__(cls, (d_loss, g_loss))
-        pair.g_needs_reals = g_needs_reals          # G's loss uses D(x) (contrastive)
-        pair.gradient_penalty = gradient_penalty    # WGAN-GP: add the interpolate gradient penalty to D
-        return pair
+    d_loss: Callable
+    g_loss: Callable
+    g_needs_reals: bool = False      # G's loss uses D(x) (contrastive)
+    gradient_penalty: bool = False   # WGAN-GP: add the interpolate gradient penalty to D's loss
+
+    def __iter__(self):
+        return iter((self.d_loss, self.g_loss))
+
+    def __getitem__(self, i):
+        return (self.d_loss, self.g_loss)[i]
 
 
 WGAN_GP_WEIGHT = 10.0  # lambda of Gulrajani et al. 2017

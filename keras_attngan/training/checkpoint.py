@@ -18,7 +18,7 @@ def named_variables(trainer):
     synthesis/discriminator blocks) are not children in TF's object graph, so checkpointing the
     models as objects would silently skip them. Index + path also makes a mismatch fail loudly.
     """
-    named = {"step": trainer.step}
+    named = {"step": trainer.step, "pl_mean": trainer.pl_mean}
     groups = {"generator": trainer.generator.weights, "discriminator": trainer.discriminator.weights,
               "g_ema": trainer.g_ema.weights, "g_optimizer": trainer.g_optimizer.variables,
               "d_optimizer": trainer.d_optimizer.variables}

@@ -28,10 +28,14 @@ def build_trainer(config):
     for src, dst in zip(G.weights, g_ema.weights):
         dst.assign(src)
     trainer = GANTrainer(G, build_discriminator(config.model), g_ema, loss=config.loss.name,
-                         r1_gamma=t.r1_gamma, r1_interval=t.r1_interval, ema_kimg=t.ema_kimg,
+                         warmup_kimg=config.loss.warmup_kimg, r1_gamma=t.r1_gamma, r1_interval=t.r1_interval,
+                         pl_weight=t.pl_weight, pl_interval=t.pl_interval, pl_decay=t.pl_decay,
+                         pl_batch_shrink=t.pl_batch_shrink, ema_kimg=t.ema_kimg,
                          ema_rampup=t.ema_rampup or None, seed=config.seed, xla=t.xla)
+    trainer.global_batch = t.batch_size
     trainer.compile(
-        g_optimizer=make_adam(t.g_lr, t.beta1, t.beta2, name="g_adam"),
+        g_optimizer=make_adam(t.g_lr, t.beta1, t.beta2, reg_interval=t.pl_interval if t.pl_weight else 0,
+                              name="g_adam"),
         d_optimizer=make_adam(t.d_lr, t.beta1, t.beta2, reg_interval=t.r1_interval if t.r1_gamma else 0,
                               name="d_adam"))
     return trainer

@@ -1,11 +1,12 @@
 """The GAN as a ``keras.Model`` whose ``train_step`` runs one StyleGAN2 iteration under ``model.fit``.
 
-Phases per step, in StyleGAN2-ADA's order: G main (non-saturating loss), D main, D reg (lazy R1 every
-``r1_interval`` steps as its own optimizer step, loss scaled by the interval), then the EMA generator.
-All randomness is stateless, derived from ``(seed, step)``, so a resumed run draws the same numbers as
-an uninterrupted one. Gradients are computed in (optionally XLA-compiled) functions that contain no
-cross-replica work; ``apply_gradients`` and variable updates happen outside them, which is the pattern
-that also works under ``tf.distribute`` (see NOTES-tf-keras.md).
+Phases per step, in StyleGAN2-ADA's order: G main, G reg (lazy path-length regularization every
+``pl_interval`` steps), D main, D reg (lazy R1 every ``r1_interval`` steps), then the EMA generator. Each
+lazy regularizer is its own optimizer step with its loss scaled by the interval (StyleGAN2 Appendix B).
+All randomness is stateless, derived from ``(seed, step, replica)``, so a resumed run draws the same
+numbers as an uninterrupted one. Gradients are computed in (optionally XLA-compiled) functions without
+cross-replica work; ``apply_gradients`` and variable updates happen outside them, the pattern that also
+works under ``tf.distribute`` (NOTES-tf-keras.md).
 """
 
 import keras
@@ -13,31 +14,43 @@ import tensorflow as tf
 
 from keras_attngan import losses
 from keras_attngan.networks.synthesis import fold_seed
+from keras_attngan.training import regularizers as reg
 from keras_attngan.training.schedule import ema_beta
 
-METRIC_NAMES = ("d_loss", "g_loss", "r1_penalty", "real_score", "fake_score")
+METRIC_NAMES = ("d_loss", "g_loss", "r1_penalty", "pl_penalty", "real_score", "fake_score")
 
 
 class GANTrainer(keras.Model):
-    """Holds G, D and the EMA copy of G, and trains them with ``fit`` on a dataset of real images."""
+    """Holds G, D and the EMA copy of G, and trains them with ``fit`` on a dataset of real images.
 
-    def __init__(self, generator, discriminator, g_ema, loss="ns", r1_gamma=10.0, r1_interval=16,
+    ``loss``: a name from :mod:`keras_attngan.losses`; for the first ``warmup_kimg`` thousand images the
+    non-saturating loss is used instead (Yu et al. 2021 warm up the dual contrastive loss this way).
+    """
+
+    def __init__(self, generator, discriminator, g_ema, loss="ns", warmup_kimg=0.0, r1_gamma=10.0,
+                 r1_interval=16, pl_weight=0.0, pl_interval=4, pl_decay=0.01, pl_batch_shrink=2,
                  ema_kimg=10.0, ema_rampup=None, seed=0, xla=False, **kwargs):
         super().__init__(**kwargs)
         self.generator, self.discriminator, self.g_ema = generator, discriminator, g_ema
-        self.loss_name = loss
-        self.d_loss_fn, self.g_loss_fn = losses.get(loss)
+        self.loss_name, self.warmup_kimg = loss, float(warmup_kimg)
+        self.loss_pair, self.warmup_pair = losses.get(loss), losses.get("ns")
         self.r1_gamma, self.r1_interval = float(r1_gamma), int(r1_interval)
+        self.pl_weight, self.pl_interval = float(pl_weight), int(pl_interval)
+        self.pl_decay, self.pl_batch_shrink = float(pl_decay), int(pl_batch_shrink)
         self.ema_kimg, self.ema_rampup = float(ema_kimg), ema_rampup
         self.seed, self.xla = int(seed), bool(xla)
-        # Training progress in steps; the stateless RNG and the lazy-regularization schedule derive from it.
+        # Training progress in steps; the stateless RNG and every schedule derive from it.
         self.step = self.add_weight(name="step", shape=(), dtype="int64", initializer="zeros",
                                     trainable=False, aggregation="only_first_replica")
+        self.pl_mean = self.add_weight(name="pl_mean", shape=(), initializer="zeros", trainable=False,
+                                       aggregation="mean")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in METRIC_NAMES}
         self._host_step = None
+        self.global_batch = None  # set by make_train_function's caller via the first batch
         self.built = True
         jit = (lambda f: tf.function(f, jit_compile=True)) if self.xla else (lambda f: f)
         self._g_main_grads = jit(self._g_main_grads_impl)
+        self._g_reg_grads = jit(self._g_reg_grads_impl)
         self._d_main_grads = jit(self._d_main_grads_impl)
         self._d_reg_grads = jit(self._d_reg_grads_impl)
 
@@ -56,77 +69,103 @@ class GANTrainer(keras.Model):
     def call(self, z, training=False):
         return self.g_ema(z, training=training)
 
-    def r1_due(self, step):
-        return self.r1_gamma > 0 and self.r1_interval > 0 and step % self.r1_interval == 0
+    def schedule(self, step, batch_size):
+        """The host-side (Python) decisions for ``step``: (do_d_reg, do_g_reg, warming_up)."""
+        do_d_reg = self.r1_gamma > 0 and self.r1_interval > 0 and step % self.r1_interval == 0
+        do_g_reg = self.pl_weight > 0 and self.pl_interval > 0 and step % self.pl_interval == 0
+        warming_up = step * batch_size < self.warmup_kimg * 1000
+        return do_d_reg, do_g_reg, warming_up
 
     # --------------------------------------------------------- gradient functions (jit-able)
-    def _replica_scale(self):
+    @staticmethod
+    def _replica_scale():
+        # Gradients are all-reduced with SUM across replicas: scale per-replica means inside the tape.
         return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
 
-    def _g_main_grads_impl(self, z, seed):
+    def _g_main_grads_impl(self, real, z, seed, warming_up):
         G, D = self.generator, self.discriminator
+        pair = self.warmup_pair if warming_up else self.loss_pair
+        real_logits = tf.stop_gradient(D(real)) if pair.g_needs_reals else None
         with tf.GradientTape() as tape:
             ws = G.map(z)
             mixed = G.mix_styles(z, ws, fold_seed(seed, 0)) if G.style_mixing_prob > 0 else ws
-            fake = G.synthesis(mixed, noise_mode="random", seed=fold_seed(seed, 1))
-            fake_logits = D(fake)
-            g_loss = self.g_loss_fn(None, fake_logits)
-            scaled = g_loss * self._replica_scale()  # gradients are all-reduced with SUM
-        grads = tape.gradient(scaled, G.trainable_variables)
-        return g_loss, ws[:, 0], grads
+            fake_logits = D(G.synthesis(mixed, noise_mode="random", seed=fold_seed(seed, 1)))
+            g_loss = pair[1](real_logits, fake_logits)
+            scaled = g_loss * self._replica_scale()
+        return g_loss, ws[:, 0], tape.gradient(scaled, G.trainable_variables)
 
-    def _d_main_grads_impl(self, real, z, seed):
+    def _g_reg_grads_impl(self, z, seed):
+        """Path-length regularization: (|J^T y| - a)^2 with a the running mean of path lengths."""
+        G = self.generator
+        with tf.GradientTape() as tape:
+            lengths = reg.path_lengths(G, z, fold_seed(seed, 1), mix_seed=fold_seed(seed, 0))
+            pl_mean = self.pl_mean + self.pl_decay * (tf.reduce_mean(lengths) - self.pl_mean)
+            penalty = tf.reduce_mean(tf.square(lengths - tf.stop_gradient(pl_mean)))
+            loss = penalty * self.pl_weight * self.pl_interval * self._replica_scale()
+        return penalty, pl_mean, tape.gradient(loss, G.trainable_variables)
+
+    def _d_main_grads_impl(self, real, z, seed, warming_up):
         G, D = self.generator, self.discriminator
-        fake = tf.stop_gradient(G(z, training=True, seed=seed))
+        pair = self.warmup_pair if warming_up else self.loss_pair
+        fake = tf.stop_gradient(G(z, training=True, seed=fold_seed(seed, 0)))
         with tf.GradientTape() as tape:
             real_logits = D(real)
             fake_logits = D(fake)
-            d_loss = self.d_loss_fn(real_logits, fake_logits)
-            scaled = d_loss * self._replica_scale()
+            d_loss = pair[0](real_logits, fake_logits)
+            total = d_loss
+            if pair.gradient_penalty:
+                total += losses.WGAN_GP_WEIGHT * reg.wgan_gradient_penalty(D, real, fake, fold_seed(seed, 1))
+            scaled = total * self._replica_scale()
         grads = tape.gradient(scaled, D.trainable_variables)
         return d_loss, tf.reduce_mean(real_logits), tf.reduce_mean(fake_logits), grads
 
     def _d_reg_grads_impl(self, real):
-        """R1 (Mescheder et al. 2018): gamma / 2 * E ||grad_x D(x)||^2 on reals, times the interval."""
+        """Lazy R1: gamma / 2 * E ||grad_x D(x)||^2, times the interval."""
         D = self.discriminator
         with tf.GradientTape() as tape:
-            with tf.GradientTape() as inner:
-                inner.watch(real)
-                logit_sum = tf.reduce_sum(D(real))
-            r1_grads = inner.gradient(logit_sum, real)
-            penalty = tf.reduce_mean(tf.reduce_sum(tf.square(r1_grads), axis=[1, 2, 3]))
+            penalty = reg.r1_penalty(D, real)
             loss = penalty * (self.r1_gamma / 2.0) * self.r1_interval * self._replica_scale()
         return penalty, tape.gradient(loss, D.trainable_variables)
 
     # ------------------------------------------------------------------ the step
-    def train_step(self, real, do_d_reg=None):
-        """One iteration on a (per-replica) batch of reals. ``do_d_reg`` (a Python bool chosen by the
-        host, see :meth:`make_train_function`) decides whether the lazy R1 step runs."""
+    @staticmethod
+    def _apply(optimizer, grads, variables):
+        # Variables without a gradient in a phase (e.g. D's output bias under R1) are skipped.
+        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+
+    def train_step(self, real, flags=(False, False, False)):
+        """One iteration on a (per-replica) batch of reals. ``flags`` = (do_d_reg, do_g_reg, warming_up),
+        Python bools chosen by the host (see :meth:`make_train_function`)."""
+        do_d_reg, do_g_reg, warming_up = flags
         G, D = self.generator, self.discriminator
         real = tf.cast(real, tf.float32)
         batch = tf.shape(real)[0]
         ctx = tf.distribute.get_replica_context()
         replica = ctx.replica_id_in_sync_group if ctx is not None else 0
-        # Distinct, reproducible randomness per step and per replica.
-        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
-        seed = fold_seed(seed, replica)
-        z_shape = tf.stack([batch, G.z_dim])
+        seed = fold_seed(tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)]), replica)
 
-        g_loss, w, g_grads = self._g_main_grads(tf.random.stateless_normal(z_shape, fold_seed(seed, 1)),
-                                                fold_seed(seed, 2))
-        self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
+        def latents(index, n=batch):
+            return tf.random.stateless_normal(tf.stack([n, G.z_dim]), fold_seed(seed, index))
+
+        g_loss, w, grads = self._g_main_grads(real, latents(1), fold_seed(seed, 2), warming_up)
+        self._apply(self.g_optimizer, grads, G.trainable_variables)
         G.mapping.update_w_avg(w)
 
-        d_loss, real_score, fake_score, d_grads = self._d_main_grads(
-            real, tf.random.stateless_normal(z_shape, fold_seed(seed, 3)), fold_seed(seed, 4))
-        self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_variables))
+        if do_g_reg:
+            pl_batch = tf.maximum(batch // self.pl_batch_shrink, 1)
+            penalty, pl_mean, grads = self._g_reg_grads(latents(3, pl_batch), fold_seed(seed, 4))
+            self._apply(self.g_optimizer, grads, G.trainable_variables)
+            self.pl_mean.assign(pl_mean)
+            self.trackers["pl_penalty"].update_state(penalty)
+
+        d_loss, real_score, fake_score, grads = self._d_main_grads(real, latents(5), fold_seed(seed, 6),
+                                                                   warming_up)
+        self._apply(self.d_optimizer, grads, D.trainable_variables)
 
         if do_d_reg:
-            r1, r1_grads = self._d_reg_grads(real)
-            # The output bias has no R1 gradient; skip it (as PyTorch does for None grads).
-            self.d_optimizer.apply_gradients(
-                [(g, v) for g, v in zip(r1_grads, D.trainable_variables) if g is not None])
-            self.trackers["r1_penalty"].update_state(r1)
+            penalty, grads = self._d_reg_grads(real)
+            self._apply(self.d_optimizer, grads, D.trainable_variables)
+            self.trackers["r1_penalty"].update_state(penalty)
 
         self.update_ema(tf.cast(batch, tf.float32) * tf.distribute.get_strategy().num_replicas_in_sync)
         self.step.assign_add(1)
@@ -140,13 +179,10 @@ class GANTrainer(keras.Model):
         cur_nimg = tf.cast(self.step + 1, tf.float32) * global_batch
         beta = ema_beta(cur_nimg, global_batch, self.ema_kimg, self.ema_rampup)
         for src, dst in zip(self.generator.weights, self.g_ema.weights):
-            if src.trainable:
-                dst.assign(src + (dst - src) * beta)
-            else:
-                dst.assign(src)
+            dst.assign(src + (dst - src) * beta if src.trainable else src)
 
     def make_train_function(self, force=False):
-        """Like Keras's, but the host picks a trace with or without the lazy-regularization phase.
+        """Like Keras's, but the host picks a trace per schedule (R1 due, path-length due, warm-up).
 
         ``tf.cond`` around ``apply_gradients`` fails under MirroredStrategy, so the schedule is decided
         in Python from a host-side step counter and each variant is its own traced function.
@@ -156,17 +192,17 @@ class GANTrainer(keras.Model):
         strategy = self.distribute_strategy
 
         @tf.function
-        def one_step(iterator, do_d_reg):
+        def one_step(iterator, flags):
             data = iterator.get_next()
-            outputs = strategy.run(self.train_step, args=(data, do_d_reg))
+            outputs = strategy.run(self.train_step, args=(data, flags))
             return {k: strategy.reduce("MEAN", v, axis=None) for k, v in outputs.items()}
 
         def train_function(iterator):
             if self._host_step is None:
                 self._host_step = int(self.step.numpy())
-            do_d_reg = self.r1_due(self._host_step)
+            flags = self.schedule(self._host_step, self.global_batch or 0)
             self._host_step += 1
-            return one_step(iterator, do_d_reg)
+            return one_step(iterator, flags)
 
         self.train_function = train_function
         return train_function
