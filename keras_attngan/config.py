@@ -36,6 +36,14 @@ def default_config():
     c.model.mbstd_group = 4
     c.model.mbstd_features = 1
     c.model.style_mixing_prob = 0.9
+    # Generator attention (Sec. 3.2, Tables 3/7): replaces the non-up-sampling conv of one resolution.
+    c.model.g_attention = ml_collections.ConfigDict(dict(
+        type="none",                # none | san | sagan | dfn | vt
+        resolution=32, patch_size=7, share_planes=8, kq_channels=0, hidden_channels=0))
+    # Discriminator attention (Sec. 3.3, Table 5): 'self' or 'reference' (Eq. 8; variant eq9/eq10).
+    c.model.d_attention = ml_collections.ConfigDict(dict(
+        type="none", module="san", variant="eq8",
+        resolution=8, patch_size=7, share_planes=8, kq_channels=0, hidden_channels=0))
 
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "ns"              # ns | saturating | wgan_gp | hinge | dual_contrastive

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from keras_attngan.layers import EqualizedConv2D, EqualizedDense, MinibatchStdDev
+from keras_attngan.layers.attention import make_attention, reference_sources
 from keras_attngan.networks.widths import block_resolutions, check_resolution, num_channels
 
 
@@ -26,8 +27,10 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.conv1.build((None, r, r, c))
         self.skip.build((None, r, r, c))
 
-    def call(self, x):
-        return (self.skip(x) + self.conv1(self.conv0(x))) * math.sqrt(0.5)
+    def call(self, x, hidden=None):
+        """``hidden`` replaces conv0's output (an attention module's output, Yu et al. 2021 Sec. 3.3)."""
+        hidden = self.conv0(x) if hidden is None else hidden
+        return (self.skip(x) + self.conv1(hidden)) * math.sqrt(0.5)
 
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution, "in_channels": self.in_channels,
@@ -39,14 +42,31 @@ class Discriminator(keras.Model):
 
     ``call(img, return_features=True)`` also returns the last hidden layer (the input of the output
     layer), used for FDDF (Table 2 of Yu et al. 2021).
+
+    ``attention``: optional spec ``{"type": "self" | "reference", "module": "san", "resolution": 8,
+    "variant": "eq8", <module options>}``. The module replaces the first (non-down-sampling) convolution
+    of the block at ``resolution``. With ``"reference"`` (Sec. 3.3, Eq. 8; variants Eq. 9/10 of the
+    supplementary) ``call(img, reference=real_images)``: primary and reference images go through the same
+    (Siamese, shared-weight) layers down to that block; K and Q come from the reference branch, V and the
+    residual from the primary one (Eq. 8), and the fused tensor continues to the logit.
     """
 
     def __init__(self, resolution=256, img_channels=3, fmap_base=8192, fmap_max=512, mbstd_group=4,
-                 mbstd_features=1, **kwargs):
+                 mbstd_features=1, attention=None, **kwargs):
         super().__init__(**kwargs)
         self.resolution = check_resolution(resolution)
         self.img_channels, self.fmap_base, self.fmap_max = int(img_channels), int(fmap_base), int(fmap_max)
         self.mbstd_group, self.mbstd_features = int(mbstd_group), int(mbstd_features)
+        self.attention = dict(attention) if attention and attention.get("type", "none") != "none" else None
+        self.attn_layer, self.uses_reference = None, False
+        if self.attention:
+            kind, res = self.attention.get("type"), self.attention.get("resolution")
+            if kind not in ("self", "reference"):
+                raise ValueError(f"discriminator attention type {kind!r}: use 'none', 'self' or 'reference'")
+            if res not in block_resolutions(self.resolution):
+                raise ValueError(f"discriminator attention resolution {res} must be a power of two from 8 "
+                                 f"to {self.resolution}")
+            self.uses_reference = kind == "reference"
 
         def nf(res):
             return num_channels(res, self.fmap_base, self.fmap_max)
@@ -59,6 +79,11 @@ class Discriminator(keras.Model):
             block = DiscriminatorBlock(res, nf(res), nf(res // 2), name=f"b{res}")
             block.build(None)
             self.blocks.append(block)
+            if self.attention and self.attention["resolution"] == res:
+                spec = dict(self.attention, type=self.attention.get("module", "san"))
+                self.attn_layer = make_attention(spec, name="attention")
+                self.attn_layer.build((None, res, res, nf(res)))
+                self.attn_block = block
         c4 = nf(4)
         self.mbstd = MinibatchStdDev(self.mbstd_group, self.mbstd_features, name="mbstd")
         self.conv = EqualizedConv2D(c4, 3, activation="lrelu", name="conv")
@@ -69,10 +94,24 @@ class Discriminator(keras.Model):
         self.out.build((None, c4))
         self.built = True
 
-    def call(self, img, return_features=False):
-        x = self.fromrgb(tf.cast(img, tf.float32))
+    def call(self, img, reference=None, return_features=False):
+        img = tf.cast(img, tf.float32)
+        n = tf.shape(img)[0]
+        if self.uses_reference:
+            if reference is None:
+                raise ValueError("this discriminator uses reference attention: call it with reference=<real images>")
+            # Siamese branches share every layer: run both halves as one batch until the attention block.
+            img = tf.concat([img, tf.cast(reference, tf.float32)], axis=0)
+        x = self.fromrgb(img)
         for block in self.blocks:
-            x = block(x)
+            if block is not getattr(self, "attn_block", None):
+                x = block(x)
+            elif self.uses_reference:
+                t_pri, t_ref = x[:n], x[n:]
+                k, q, v, residual = reference_sources(self.attention.get("variant", "eq8"), t_pri, t_ref)
+                x = block(t_pri, hidden=self.attn_layer(k, q, v, residual=residual))
+            else:
+                x = block(x, hidden=self.attn_layer(x))
         x = self.conv(self.mbstd(x))
         features = self.fc(tf.reshape(x, [tf.shape(x)[0], -1]))
         logits = tf.cast(self.out(features), tf.float32)
@@ -81,4 +120,4 @@ class Discriminator(keras.Model):
     def get_config(self):
         return {"name": self.name, "resolution": self.resolution, "img_channels": self.img_channels,
                 "fmap_base": self.fmap_base, "fmap_max": self.fmap_max, "mbstd_group": self.mbstd_group,
-                "mbstd_features": self.mbstd_features}
+                "mbstd_features": self.mbstd_features, "attention": self.attention}

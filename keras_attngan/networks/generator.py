@@ -14,14 +14,17 @@ class Generator(keras.Model):
     with ``training`` and ``style_mixing_prob > 0`` a second latent takes over the ws from a random
     cutoff on (style mixing regularization, probability 0.9 in config E). ``seed`` ([2] int) makes all
     randomness stateless and reproducible; without it fresh random numbers are drawn.
+    ``attention``: an optional spec (``{"type": "san", "resolution": 32, ...}``) for the attention module
+    that replaces one resolution's convolution (Sec. 3.2 of Yu et al. 2021), see ``SynthesisBlock``.
     """
 
     def __init__(self, resolution=256, img_channels=3, z_dim=512, w_dim=512, mapping_layers=8,
-                 mapping_lr_mul=0.01, fmap_base=8192, fmap_max=512, style_mixing_prob=0.9, **kwargs):
+                 mapping_lr_mul=0.01, fmap_base=8192, fmap_max=512, style_mixing_prob=0.9, attention=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.z_dim, self.style_mixing_prob = int(z_dim), float(style_mixing_prob)
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, mapping_lr_mul, name="mapping")
-        self.synthesis = SynthesisNetwork(resolution, img_channels, w_dim, fmap_base, fmap_max,
+        self.synthesis = SynthesisNetwork(resolution, img_channels, w_dim, fmap_base, fmap_max, attention,
                                           name="synthesis")
         self.num_ws = self.synthesis.num_ws
         self.mapping.build((None, self.z_dim))
@@ -72,4 +75,4 @@ class Generator(keras.Model):
         return {"name": self.name, "resolution": s.resolution, "img_channels": s.img_channels,
                 "z_dim": m.z_dim, "w_dim": m.w_dim, "mapping_layers": m.num_layers,
                 "mapping_lr_mul": m.lr_mul, "fmap_base": s.fmap_base, "fmap_max": s.fmap_max,
-                "style_mixing_prob": self.style_mixing_prob}
+                "style_mixing_prob": self.style_mixing_prob, "attention": s.attention}

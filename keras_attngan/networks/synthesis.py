@@ -5,6 +5,7 @@ import keras
 import tensorflow as tf
 
 from keras_attngan.layers import ModulatedConv2D, ToRGB, upsample2d
+from keras_attngan.layers.attention import make_attention
 from keras_attngan.networks.widths import block_resolutions, check_resolution, num_channels, num_ws
 
 
@@ -20,12 +21,19 @@ class SynthesisBlock(keras.layers.Layer):
     ``conv0`` (2x transposed modulated conv + FIR) and refines with ``conv1``. Each block adds its ToRGB
     output to the up-sampled running image. It consumes ``num_conv + 1`` ws; the ToRGB w is shared with
     the next block's first convolution (as in StyleGAN2).
+
+    With an ``attention`` spec, the attention module replaces ``conv1``, the block's non-up-sampling
+    convolution (Sec. 3.2 of Yu et al. 2021: "replacing the default convolution in the 32x32-resolution
+    layer"). That layer's w is then unused (the block still consumes it, so num_ws, style mixing and
+    truncation indices do not change), and it gets no noise, bias or activation of its own: its output is
+    the residual attention output of Eq. 7.
     """
 
-    def __init__(self, resolution, in_channels, out_channels, img_channels, w_dim, **kwargs):
+    def __init__(self, resolution, in_channels, out_channels, img_channels, w_dim, attention=None, **kwargs):
         super().__init__(**kwargs)
         self.resolution, self.in_channels, self.out_channels = int(resolution), int(in_channels), int(out_channels)
         self.img_channels, self.w_dim = int(img_channels), int(w_dim)
+        self.attention = dict(attention) if attention else None
         self.is_first = self.resolution == 4
         self.num_conv = 1 if self.is_first else 2
         w_shape = (None, self.w_dim)
@@ -35,8 +43,12 @@ class SynthesisBlock(keras.layers.Layer):
         else:
             self.conv0 = ModulatedConv2D(self.out_channels, 3, up=True, name="conv0")
             self.conv0.build((None, self.resolution // 2, self.resolution // 2, self.in_channels), w_shape)
-        self.conv1 = ModulatedConv2D(self.out_channels, 3, name="conv1")
-        self.conv1.build((None, self.resolution, self.resolution, self.out_channels), w_shape)
+        if self.attention:
+            self.conv1 = make_attention(self.attention, name="attention")
+            self.conv1.build((None, self.resolution, self.resolution, self.out_channels))
+        else:
+            self.conv1 = ModulatedConv2D(self.out_channels, 3, name="conv1")
+            self.conv1.build((None, self.resolution, self.resolution, self.out_channels), w_shape)
         self.torgb = ToRGB(self.img_channels, name="torgb")
         self.torgb.build((None, self.resolution, self.resolution, self.out_channels), w_shape)
 
@@ -49,24 +61,33 @@ class SynthesisBlock(keras.layers.Layer):
         if self.is_first:
             x = tf.tile(tf.cast(self.const, ws.dtype)[None], [tf.shape(ws)[0], 1, 1, 1])
         for i, conv in enumerate(self.convs()):
-            x = conv(x, ws[:, i], noise_mode=noise_mode, seed=fold_seed(seed, i))
+            if isinstance(conv, ModulatedConv2D):
+                x = conv(x, ws[:, i], noise_mode=noise_mode, seed=fold_seed(seed, i))
+            else:  # attention replacing conv1
+                x = conv(x)
         y = self.torgb(x, ws[:, self.num_conv])
         img = y if img is None else upsample2d(img) + y
         return x, img
 
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution, "in_channels": self.in_channels,
-                "out_channels": self.out_channels, "img_channels": self.img_channels, "w_dim": self.w_dim}
+                "out_channels": self.out_channels, "img_channels": self.img_channels, "w_dim": self.w_dim,
+                "attention": self.attention}
 
 
 class SynthesisNetwork(keras.layers.Layer):
     """ws [B, num_ws, w_dim] -> images [B, R, R, C] (NHWC, roughly in [-1, 1])."""
 
-    def __init__(self, resolution, img_channels=3, w_dim=512, fmap_base=8192, fmap_max=512, **kwargs):
+    def __init__(self, resolution, img_channels=3, w_dim=512, fmap_base=8192, fmap_max=512, attention=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.resolution = check_resolution(resolution)
         self.img_channels, self.w_dim = int(img_channels), int(w_dim)
         self.fmap_base, self.fmap_max = int(fmap_base), int(fmap_max)
+        self.attention = dict(attention) if attention and attention.get("type", "none") != "none" else None
+        if self.attention and self.attention.get("resolution") not in [4] + block_resolutions(self.resolution):
+            raise ValueError(f"generator attention resolution {self.attention.get('resolution')} must be a "
+                             f"power of two from 4 to {self.resolution}")
         if self.img_channels not in (1, 3):
             raise ValueError(f"img_channels must be 1 or 3, got {img_channels}")
         self.num_ws = num_ws(self.resolution)
@@ -74,10 +95,13 @@ class SynthesisNetwork(keras.layers.Layer):
         def nf(res):
             return num_channels(res, self.fmap_base, self.fmap_max)
 
-        self.blocks = [SynthesisBlock(4, nf(4), nf(4), self.img_channels, self.w_dim, name="b4")]
+        def attn(res):
+            return self.attention if self.attention and self.attention["resolution"] == res else None
+
+        self.blocks = [SynthesisBlock(4, nf(4), nf(4), self.img_channels, self.w_dim, attn(4), name="b4")]
         for res in block_resolutions(self.resolution):
             self.blocks.append(SynthesisBlock(res, nf(res // 2), nf(res), self.img_channels, self.w_dim,
-                                              name=f"b{res}"))
+                                              attn(res), name=f"b{res}"))
 
     def call(self, ws, noise_mode="random", seed=None):
         x = img = None
@@ -90,4 +114,5 @@ class SynthesisNetwork(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution, "img_channels": self.img_channels,
-                "w_dim": self.w_dim, "fmap_base": self.fmap_base, "fmap_max": self.fmap_max}
+                "w_dim": self.w_dim, "fmap_base": self.fmap_base, "fmap_max": self.fmap_max,
+                "attention": self.attention}

@@ -32,7 +32,8 @@ def check_resume_config(workdir, config):
         with tf.io.gfile.GFile(path) as f:
             saved = json.load(f)
         for section in FROZEN_SECTIONS:
-            for key in sorted(set(saved.get(section, {})) | set(current.get(section, {}))):
+            # Keys the saved run did not have yet are newer defaults and do not block a resume.
+            for key in sorted(saved.get(section, {})):
                 a, b = saved.get(section, {}).get(key), current.get(section, {}).get(key)
                 if a != b:
                     raise ValueError(
@@ -42,11 +43,19 @@ def check_resume_config(workdir, config):
         f.write(json.dumps(current, indent=2, sort_keys=True))
 
 
-def make_dataset(config, seed, batch_size=None, shuffle=True):
+def make_dataset(config, seed, batch_size=None, shuffle=True, references=False):
+    """Batches of reals; with ``references``, (reals, references) where the references are a second,
+    independently shuffled stream of reals (reference attention, Yu et al. 2021 Sec. 3.3)."""
     d, m = config.data, config.model
-    return build_dataset(d.source, m.resolution, m.img_channels, batch_size or config.train.batch_size,
-                         xflip=d.xflip, subset=d.subset, fit=d.fit, skip_bad=d.skip_bad,
-                         shuffle=shuffle, seed=seed)
+
+    def stream(s):
+        return build_dataset(d.source, m.resolution, m.img_channels, batch_size or config.train.batch_size,
+                             xflip=d.xflip, subset=d.subset, fit=d.fit, skip_bad=d.skip_bad,
+                             shuffle=shuffle, seed=s)
+
+    if references:
+        return tf.data.Dataset.zip((stream(seed), stream(seed + 7919)))
+    return stream(seed)
 
 
 def take_images(dataset, n):
@@ -80,7 +89,8 @@ def train(config, workdir, verbose=None):
         print(f"resuming {workdir} from step {step} ({step * t.batch_size / 1000:.1f} kimg)", flush=True)
 
     # Reshuffle differently after a resume instead of replaying the first ticks' order.
-    dataset = make_dataset(config, seed=config.seed + initial_epoch)
+    dataset = make_dataset(config, seed=config.seed + initial_epoch,
+                           references=trainer.discriminator.uses_reference)
     reals = take_images(make_dataset(config, seed=config.seed + 1), t.grid_size)
     callbacks = [
         cb.Progress(t.batch_size, workdir),

@@ -10,13 +10,14 @@ from keras_attngan.training.trainer import GANTrainer
 def build_generator(model_cfg, name="generator"):
     m = model_cfg
     return Generator(m.resolution, m.img_channels, m.z_dim, m.w_dim, m.mapping_layers, m.mapping_lr_mul,
-                     m.fmap_base, m.fmap_max, m.style_mixing_prob, name=name)
+                     m.fmap_base, m.fmap_max, m.style_mixing_prob, attention=m.g_attention.to_dict(), name=name)
 
 
 def build_discriminator(model_cfg):
     m = model_cfg
     return Discriminator(m.resolution, m.img_channels, m.d_fmap_base or m.fmap_base,
-                         m.d_fmap_max or m.fmap_max, m.mbstd_group, m.mbstd_features, name="discriminator")
+                         m.d_fmap_max or m.fmap_max, m.mbstd_group, m.mbstd_features,
+                         attention=m.d_attention.to_dict(), name="discriminator")
 
 
 def build_trainer(config):

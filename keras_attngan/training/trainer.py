@@ -82,8 +82,14 @@ class GANTrainer(keras.Model):
         # Gradients are all-reduced with SUM across replicas: scale per-replica means inside the tape.
         return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
 
-    def _g_main_grads_impl(self, real, z, seed, warming_up):
-        G, D = self.generator, self.discriminator
+    def _disc(self, ref):
+        """D as a function of images; with reference attention, ``ref`` (reals) is the reference batch."""
+        if self.discriminator.uses_reference:
+            return lambda x: self.discriminator(x, reference=ref)
+        return self.discriminator
+
+    def _g_main_grads_impl(self, real, ref, z, seed, warming_up):
+        G, D = self.generator, self._disc(ref)
         pair = self.warmup_pair if warming_up else self.loss_pair
         real_logits = tf.stop_gradient(D(real)) if pair.g_needs_reals else None
         with tf.GradientTape() as tape:
@@ -104,8 +110,8 @@ class GANTrainer(keras.Model):
             loss = penalty * self.pl_weight * self.pl_interval * self._replica_scale()
         return penalty, pl_mean, tape.gradient(loss, G.trainable_variables)
 
-    def _d_main_grads_impl(self, real, z, seed, warming_up):
-        G, D = self.generator, self.discriminator
+    def _d_main_grads_impl(self, real, ref, z, seed, warming_up):
+        G, D = self.generator, self._disc(ref)
         pair = self.warmup_pair if warming_up else self.loss_pair
         fake = tf.stop_gradient(G(z, training=True, seed=fold_seed(seed, 0)))
         with tf.GradientTape() as tape:
@@ -116,16 +122,15 @@ class GANTrainer(keras.Model):
             if pair.gradient_penalty:
                 total += losses.WGAN_GP_WEIGHT * reg.wgan_gradient_penalty(D, real, fake, fold_seed(seed, 1))
             scaled = total * self._replica_scale()
-        grads = tape.gradient(scaled, D.trainable_variables)
+        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
         return d_loss, tf.reduce_mean(real_logits), tf.reduce_mean(fake_logits), grads
 
-    def _d_reg_grads_impl(self, real):
-        """Lazy R1: gamma / 2 * E ||grad_x D(x)||^2, times the interval."""
-        D = self.discriminator
+    def _d_reg_grads_impl(self, real, ref):
+        """Lazy R1: gamma / 2 * E ||grad_x D(x)||^2 (w.r.t. the primary image), times the interval."""
         with tf.GradientTape() as tape:
-            penalty = reg.r1_penalty(D, real)
+            penalty = reg.r1_penalty(self._disc(ref), real)
             loss = penalty * (self.r1_gamma / 2.0) * self.r1_interval * self._replica_scale()
-        return penalty, tape.gradient(loss, D.trainable_variables)
+        return penalty, tape.gradient(loss, self.discriminator.trainable_variables)
 
     # ------------------------------------------------------------------ the step
     @staticmethod
@@ -133,11 +138,15 @@ class GANTrainer(keras.Model):
         # Variables without a gradient in a phase (e.g. D's output bias under R1) are skipped.
         optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
 
-    def train_step(self, real, flags=(False, False, False)):
-        """One iteration on a (per-replica) batch of reals. ``flags`` = (do_d_reg, do_g_reg, warming_up),
-        Python bools chosen by the host (see :meth:`make_train_function`)."""
+    def train_step(self, data, flags=(False, False, False)):
+        """One iteration on a (per-replica) batch: reals, or (reals, references) when D uses reference
+        attention. ``flags`` = (do_d_reg, do_g_reg, warming_up), Python bools chosen by the host (see
+        :meth:`make_train_function`)."""
         do_d_reg, do_g_reg, warming_up = flags
         G, D = self.generator, self.discriminator
+        real, ref = data if isinstance(data, (tuple, list)) else (data, None)
+        if D.uses_reference and ref is None:
+            raise ValueError("the discriminator uses reference attention: the dataset must yield (reals, references)")
         real = tf.cast(real, tf.float32)
         batch = tf.shape(real)[0]
         ctx = tf.distribute.get_replica_context()
@@ -147,7 +156,7 @@ class GANTrainer(keras.Model):
         def latents(index, n=batch):
             return tf.random.stateless_normal(tf.stack([n, G.z_dim]), fold_seed(seed, index))
 
-        g_loss, w, grads = self._g_main_grads(real, latents(1), fold_seed(seed, 2), warming_up)
+        g_loss, w, grads = self._g_main_grads(real, ref, latents(1), fold_seed(seed, 2), warming_up)
         self._apply(self.g_optimizer, grads, G.trainable_variables)
         G.mapping.update_w_avg(w)
 
@@ -158,12 +167,12 @@ class GANTrainer(keras.Model):
             self.pl_mean.assign(pl_mean)
             self.trackers["pl_penalty"].update_state(penalty)
 
-        d_loss, real_score, fake_score, grads = self._d_main_grads(real, latents(5), fold_seed(seed, 6),
+        d_loss, real_score, fake_score, grads = self._d_main_grads(real, ref, latents(5), fold_seed(seed, 6),
                                                                    warming_up)
         self._apply(self.d_optimizer, grads, D.trainable_variables)
 
         if do_d_reg:
-            penalty, grads = self._d_reg_grads(real)
+            penalty, grads = self._d_reg_grads(real, ref)
             self._apply(self.d_optimizer, grads, D.trainable_variables)
             self.trackers["r1_penalty"].update_state(penalty)
 
