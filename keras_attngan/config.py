@@ -74,6 +74,30 @@ def default_config():
     return c
 
 
+def paper_config(attn=False, contr=False, refattn=False, resolution=256):
+    """The rows of Yu et al. 2021 on StyleGAN2 config E (Tables 1, 6, 12):
+
+    ``attn``: SAN self-attention replacing the 32x32 convolution of G (Sec. 3.2; Table 7 picks the
+    resolution per dataset, override ``model.g_attention.resolution``).
+    ``contr``: the dual contrastive loss (Eq. 1-3) after a non-saturating warm-up of about 20 epochs
+    (Sec. 4; 1400 kimg = 20 epochs of a 70k-image dataset: set ``loss.warmup_kimg`` to 20 x your size).
+    ``refattn``: reference attention at 8x8 in D (Eq. 8, Sec. 3.3, supplementary C), the limited-data
+    setting (1k-30k images; ``data.subset``).
+    """
+    c = default_config()
+    c.data.source = "tfds:lsun/church_outdoor"
+    c.model.update(resolution=resolution, img_channels=3)
+    c.train.update(tick_kimg=4, ckpt_kimg=200, sample_kimg=200)
+    if attn:
+        c.model.g_attention.update(type="san", resolution=32)
+    if contr:
+        c.loss.update(name="dual_contrastive", warmup_kimg=1400.0)
+    if refattn:
+        c.model.d_attention.update(type="reference", module="san", variant="eq8", resolution=8)
+        c.data.subset = 10000
+    return c
+
+
 def steps_per_tick(config):
     return max(1, int(round(config.train.tick_kimg * 1000 / config.train.batch_size)))
 
