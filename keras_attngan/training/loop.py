@@ -102,6 +102,6 @@ def train(config, workdir, verbose=None):
     ]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
-    trainer.fit(dataset, epochs=total_ticks, steps_per_epoch=spt, initial_epoch=initial_epoch,
+    trainer.fit(dataset, epochs=total_ticks, steps_per_epoch=spt, initial_epoch=initial_epoch, shuffle=False,
                 callbacks=callbacks, verbose=verbose)
     return trainer

