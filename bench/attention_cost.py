@@ -11,43 +11,19 @@ regularization) in ms and img/s, with the change relative to the plain generator
 
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from bench.common import forward_flops, time_train_steps  # noqa: E402
+
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/bench_32.py", "Config file (sizes).")
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per variant.")
 _TYPES = flags.DEFINE_list("types", ["none", "san", "sagan", "dfn", "vt"], "Attention types.")
-
-
-def generator_flops(generator, z_dim):
-    """Float ops of one image's forward pass, counted by the TF profiler on the traced graph."""
-    fn = tf.function(lambda z: generator(z, noise_mode="const"))
-    graph = fn.get_concrete_function(tf.TensorSpec([1, z_dim], tf.float32)).graph
-    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    opts["output"] = "none"
-    return tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops
-
-
-def time_step(trainer, config, steps):
-    m, b = config.model, config.train.batch_size
-    reals = np.random.RandomState(0).uniform(-1, 1, (b, m.resolution, m.resolution, m.img_channels))
-    iterator = iter(tf.data.Dataset.from_tensors(reals.astype(np.float32)).repeat())
-    fn = trainer.make_train_function()
-    for _ in range(3):
-        fn(iterator)
-    float(fn(iterator)["d_loss"])
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        logs = fn(iterator)
-    float(logs["d_loss"])
-    return (time.perf_counter() - t0) / steps
 
 
 def main(argv):
@@ -63,8 +39,8 @@ def main(argv):
         config.model.g_attention.update(type=kind, resolution=32)
         trainer = build_trainer(config)
         G = trainer.generator
-        rows.append((kind, G.count_params(), generator_flops(G, config.model.z_dim),
-                     time_step(trainer, config, _STEPS.value)))
+        rows.append((kind, G.count_params(), forward_flops(lambda z: G(z, noise_mode="const"), tf.TensorSpec([1, config.model.z_dim])),
+                     time_train_steps(trainer, config, _STEPS.value)))
     b = base.train.batch_size
     ref = rows[0]
     print(f"G attention at 32x32, batch {b}, D+G step with the dual contrastive loss")

@@ -9,15 +9,15 @@ mean step time over the timed steps (after warm-up steps that include tracing/co
 
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
+
+from bench.common import forward_flops, matmul_peak, time_train_steps  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/demo.py", "Config file.")
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed steps.")
@@ -36,23 +36,19 @@ def main(argv):
     validate(config)
     m, b = config.model, config.train.batch_size
     trainer = build_trainer(config)
-    reals = np.random.RandomState(0).uniform(-1, 1, (b, m.resolution, m.resolution, m.img_channels))
-    dataset = tf.data.Dataset.from_tensors(reals.astype(np.float32)).repeat()
-    iterator = iter(trainer.distribute_strategy.experimental_distribute_dataset(dataset))
-    train_fn = trainer.make_train_function()
-    for _ in range(_WARMUP.value):
-        train_fn(iterator)
-    logs = train_fn(iterator)
-    float(logs["d_loss"])  # wait for the device
-    t0 = time.perf_counter()
-    for _ in range(_STEPS.value):
-        logs = train_fn(iterator)
-    float(logs["d_loss"])
-    dt = (time.perf_counter() - t0) / _STEPS.value
+    dt = time_train_steps(trainer, config, _STEPS.value, _WARMUP.value)
     print(f"resolution {m.resolution} channels {m.img_channels} batch {b} xla {config.train.xla} "
           f"r1_interval {config.train.r1_interval}")
     print(f"params G {trainer.generator.count_params() / 1e6:.2f}M D {trainer.discriminator.count_params() / 1e6:.2f}M")
     print(f"step {dt * 1000:.1f} ms  {b / dt:.1f} img/s")
+    # Model FLOPs of a D+G step: G step = G fwd+bwd (3 G) + D fwd + input-grad (2 D);
+    # D step = G fwd (1 G) + D fwd+bwd on reals and fakes (6 D). Lazy regularization not counted.
+    g = forward_flops(lambda z: trainer.generator(z, noise_mode="const"), tf.TensorSpec([1, m.z_dim]))
+    d = forward_flops(trainer.discriminator, tf.TensorSpec([4, m.resolution, m.resolution, m.img_channels])) / 4
+    step_flops = b * (4 * g + 8 * d)
+    peak = matmul_peak()
+    print(f"forward GFLOP/img: G {g / 1e9:.2f} D {d / 1e9:.2f}; D+G step {step_flops / 1e9:.0f} GFLOP; "
+          f"matmul peak {peak / 1e9:.0f} GFLOP/s; step reaches {step_flops / dt / peak:.0%} of it")
 
 
 if __name__ == "__main__":

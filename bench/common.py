@@ -1,0 +1,44 @@
+"""Shared measuring helpers of the benchmark scripts."""
+
+import time
+
+import numpy as np
+import tensorflow as tf
+
+
+def forward_flops(fn, *specs):
+    """Float ops of one forward pass, counted by the TF profiler on the traced graph."""
+    graph = tf.function(fn).get_concrete_function(*specs).graph
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops
+
+
+def matmul_peak(n=4096, iters=5):
+    """This machine's measured fp32 matmul throughput (FLOP/s), the yardstick for the step."""
+    a = tf.random.normal([n, n])
+    f = tf.function(lambda: tf.matmul(a, a))
+    f().numpy()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        r = f()
+    r.numpy()
+    return 2 * n ** 3 * iters / (time.perf_counter() - t0)
+
+
+def time_train_steps(trainer, config, steps, warmup=3):
+    """Mean seconds per training step on a fixed random batch (measures the step, not the input
+    pipeline); the first ``warmup`` steps (tracing, compilation) are not timed."""
+    m, b = config.model, config.train.batch_size
+    reals = np.random.RandomState(0).uniform(-1, 1, (b, m.resolution, m.resolution, m.img_channels))
+    dataset = tf.data.Dataset.from_tensors(reals.astype(np.float32)).repeat()
+    iterator = iter(trainer.distribute_strategy.experimental_distribute_dataset(dataset))
+    fn = trainer.make_train_function()
+    for _ in range(warmup):
+        fn(iterator)
+    float(fn(iterator)["d_loss"])  # wait for the device
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        logs = fn(iterator)
+    float(logs["d_loss"])
+    return (time.perf_counter() - t0) / steps
