@@ -70,7 +70,7 @@ def default_config():
     c.train.ema_rampup = 0.0        # 0: no ramp-up (config E); e.g. 0.05 for short runs
     c.train.xla = False
     c.train.grid_size = 64          # images in the sample grid
-    c.train.tensorboard_every = 50  # steps between TensorBoard scalar writes
+    c.train.tensorboard_every = 50  # steps between TensorBoard writes (and status lines when not a tty)
     return c
 
 

@@ -15,9 +15,10 @@ class Progress(keras.callbacks.Callback):
     """Adds ``kimg`` and ``img_s`` to the logs (so the progress bar and TensorBoard show them) and
     appends one JSON line per tick to ``<workdir>/stats.jsonl``."""
 
-    def __init__(self, global_batch, workdir=None):
+    def __init__(self, global_batch, workdir=None, status_every=0):
         super().__init__()
         self.global_batch = int(global_batch)
+        self.status_every = int(status_every)  # >0: also print a one-line status every N steps
         self.stats_path = os.path.join(workdir, "stats.jsonl") if workdir else None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -35,6 +36,10 @@ class Progress(keras.callbacks.Callback):
             logs["kimg"] = step * self.global_batch / 1000.0
             if self._n:
                 logs["img_s"] = self._n * self.global_batch / (time.perf_counter() - self._t0)
+            if batch is not None and self.status_every and step % self.status_every == 0:
+                # For logs that are not a terminal, where Keras prints only at the end of a tick.
+                print(f"step {step} " + " ".join(f"{k} {float(v):.4g}" for k, v in sorted(logs.items())),
+                      flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:  # epoch logs are rebuilt from the metrics: add ours again for the progbar

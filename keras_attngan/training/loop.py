@@ -92,16 +92,16 @@ def train(config, workdir, verbose=None):
     dataset = make_dataset(config, seed=config.seed + initial_epoch,
                            references=trainer.discriminator.uses_reference)
     reals = take_images(make_dataset(config, seed=config.seed + 1), t.grid_size)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
     callbacks = [
-        cb.Progress(t.batch_size, workdir),
+        cb.Progress(t.batch_size, workdir, status_every=t.tensorboard_every if verbose == 2 else 0),
         cb.CheckpointEvery(checkpointer, round(t.ckpt_kimg / t.tick_kimg), total_ticks),
         cb.SampleGrid(os.path.join(workdir, "samples"), config.model.z_dim, round(t.sample_kimg / t.tick_kimg),
                       t.batch_size, num_images=t.grid_size, reals=reals, seed=config.seed + 123),
         keras.callbacks.TensorBoard(os.path.join(workdir, "logs"), update_freq=t.tensorboard_every,
                                     write_graph=False),
     ]
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
     trainer.fit(dataset, epochs=total_ticks, steps_per_epoch=spt, initial_epoch=initial_epoch, shuffle=False,
                 callbacks=callbacks, verbose=verbose)
     return trainer
