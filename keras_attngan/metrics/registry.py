@@ -13,7 +13,7 @@ fid<N>k            fid   N*1000     N*1000
 fid<N>k_full       fid   N*1000     None
 kid<N>k            kid   N*1000     N*1000               num_subsets=100, subset_size=1000
 kid<N>k_full       kid   N*1000     None                 (same)
-pr<N>k<K>          pr    N*1000     N*1000               k=K, row_batch=1024
+pr<N>k<K>          pr    N*1000     N*1000               k=K, row_batch=256
 pr<N>k<K>_full     pr    N*1000     200000 (NVlabs cap)  (same)
 is<N>k             is    N*1000     0                    num_splits=10
 ppl_{z,w}{full,end} ppl  50000      0                    space, sampling, epsilon=1e-4, crop=False
@@ -82,7 +82,7 @@ def parse_metric(name):
             return MetricSpec(s, kind, n, None if m.group(2) else n, params)
         if kind == "pr":
             n, k = int(m.group(1)) * 1000, int(m.group(2))
-            return MetricSpec(s, kind, n, PR_FULL_MAX_REALS if m.group(3) else n, {"k": k, "row_batch": 1024})
+            return MetricSpec(s, kind, n, PR_FULL_MAX_REALS if m.group(3) else n, {"k": k, "row_batch": 256})
         if kind == "is":
             return MetricSpec(s, kind, int(m.group(1)) * 1000, 0, {"num_splits": 10})
         if kind == "ppl":
