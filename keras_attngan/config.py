@@ -70,6 +70,8 @@ def default_config():
     c.train.ema_rampup = 0.0        # 0: no ramp-up (config E); e.g. 0.05 for short runs
     c.train.xla = False
     c.train.grid_size = 64          # images in the sample grid
+    c.train.metrics = ""            # e.g. "fid10k,fddf10k": evaluated every metrics_kimg, logged
+    c.train.metrics_kimg = 0.0      # 0: off; a multiple of tick_kimg
     c.train.tensorboard_every = 50  # steps between TensorBoard writes (and status lines when not a tty)
     return c
 
@@ -114,7 +116,8 @@ def validate(config):
     if t.batch_size % min(m.mbstd_group, t.batch_size):
         raise ValueError(f"train.batch_size={t.batch_size} must be divisible by model.mbstd_group="
                          f"{m.mbstd_group} (minibatch-stddev groups); change one of them")
-    for name in ("ckpt_kimg", "sample_kimg"):
+    names = ("ckpt_kimg", "sample_kimg") + (("metrics_kimg",) if t.metrics and t.metrics_kimg else ())
+    for name in names:
         ratio = getattr(t, name) / t.tick_kimg
         if ratio < 1 or abs(ratio - round(ratio)) > 1e-6:
             raise ValueError(f"train.{name}={getattr(t, name)} must be a positive multiple of "

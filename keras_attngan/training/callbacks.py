@@ -90,3 +90,26 @@ class SampleGrid(keras.callbacks.Callback):
         path = os.path.join(self.directory, f"fakes{kimg:06d}.png")
         save_grid(path, images)
         return path
+
+
+class MetricsEvery(keras.callbacks.Callback):
+    """Evaluates metrics (``keras_attngan.metrics``) every ``every_ticks`` epochs: appends them to
+    ``<workdir>/metrics.jsonl`` and adds them to the epoch logs, so TensorBoard plots them."""
+
+    def __init__(self, evaluator, names, every_ticks, workdir, global_batch):
+        super().__init__()
+        self.evaluator, self.names, self.every = evaluator, list(names), int(every_ticks)
+        self.path, self.global_batch = os.path.join(workdir, "metrics.jsonl"), int(global_batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        from keras_attngan.metrics.evaluate import append_jsonl
+
+        step = int(self.model.step.numpy())
+        for name in self.names:
+            row = self.evaluator.compute(name)
+            row.update(step=step, kimg=step * self.global_batch / 1000, time=time.time())
+            append_jsonl(self.path, row)
+            if logs is not None:
+                logs.update({f"metric/{k}": v for k, v in row["results"].items()})

