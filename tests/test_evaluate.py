@@ -62,6 +62,22 @@ def test_generator_against_itself_is_zero(evaluator):
     assert frechet_distance(a.mean, a.cov, b.mean, b.cov) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_inception_score_needs_logits(evaluator):
+    with pytest.raises(ValueError, match="classify_image_graph_def.pb"):
+        evaluator.compute("is1k")
+
+    class WithLogits:  # a stand-in with a 10-class head, like the GraphDef source's .logits
+        def __call__(self, images):
+            return standin_features(images)
+
+        def logits(self, images):
+            return standin_features(images)[:, :10] * 5.0
+
+    e = Evaluator(evaluator.config, evaluator.generator, feature_net=WithLogits(), batch_size=100)
+    r = e.compute("is1k")["results"]
+    assert 1.0 <= r["is1k_mean"] <= 10.0 and r["is1k_std"] >= 0
+
+
 def test_unavailable_metric_and_too_few_reals_are_clear(evaluator):
     with pytest.raises(ValueError, match="not available yet"):
         evaluator.compute("ppl_wend")

@@ -120,9 +120,17 @@ class Evaluator:
             real = self.real_stats(spec.num_reals, self._d_features, "discriminator")
             fake = self._accumulate(self.fake_batches(spec.num_fakes), self._d_features, False)
             results = {spec.name: metric_math.fddf(real, fake)}
+        elif spec.kind == "is":
+            logits_fn = getattr(self.feature_net, "logits", None)
+            if logits_fn is None:
+                raise ValueError(f"{spec.name} needs the Inception logits, which only the original GraphDef has: "
+                                 "pass --inception=classify_image_graph_def.pb (or the inception-2015-12-05 .tgz)")
+            logits = np.concatenate([np.asarray(logits_fn(b)) for b in self.fake_batches(spec.num_fakes)])
+            mean, std = metric_math.inception_score(logits, spec.params.get("num_splits", 10), from_logits=True)
+            results = {f"{spec.name}_mean": mean, f"{spec.name}_std": std}
         else:
             raise ValueError(f"{spec.name}: the {spec.kind!r} metric is not available yet in this version "
-                             "(implemented: fid, kid, pr, fddf)")
+                             "(implemented: fid, kid, pr, is, fddf)")
         return {"metric": spec.name, "results": {k: float(v) for k, v in results.items()},
                 "seconds": round(time.time() - t0, 2)}
 
