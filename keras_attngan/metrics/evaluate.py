@@ -25,10 +25,11 @@ class Evaluator:
     """
 
     def __init__(self, config, generator, discriminator=None, feature_net=None, cache_dir=None, batch_size=50,
-                 psi=1.0, seed=0, feature_net_id="inception-2015-12-05"):
+                 psi=1.0, seed=0, feature_net_id="inception-2015-12-05", ppl_distance=None):
         self.config, self.generator, self.discriminator = config, generator, discriminator
         self._feature_net, self.feature_net_id = feature_net, feature_net_id
         self.cache_dir, self.batch_size, self.psi, self.seed = cache_dir, int(batch_size), float(psi), int(seed)
+        self.ppl_distance = ppl_distance  # (img0, img1) -> [N] perceptual distances (LPIPS in the protocol)
 
     @property
     def feature_net(self):
@@ -128,9 +129,17 @@ class Evaluator:
             logits = np.concatenate([np.asarray(logits_fn(b)) for b in self.fake_batches(spec.num_fakes)])
             mean, std = metric_math.inception_score(logits, spec.params.get("num_splits", 10), from_logits=True)
             results = {f"{spec.name}_mean": mean, f"{spec.name}_std": std}
+        elif spec.kind == "ppl":
+            if self.ppl_distance is None:
+                raise ValueError(f"{spec.name} needs a perceptual distance (LPIPS-VGG16); loading its weights "
+                                 "from a file is not available yet: pass ppl_distance= in the Python API")
+            from keras_attngan.metrics.ppl import perceptual_path_length
+            value = perceptual_path_length(self.generator, self.ppl_distance, spec.num_fakes,
+                                           spec.params["space"], spec.params["sampling"], spec.params["epsilon"],
+                                           seed=self.seed)
+            results = {spec.name: value}
         else:
-            raise ValueError(f"{spec.name}: the {spec.kind!r} metric is not available yet in this version "
-                             "(implemented: fid, kid, pr, is, fddf)")
+            raise ValueError(f"{spec.name}: unknown metric kind {spec.kind!r}")
         return {"metric": spec.name, "results": {k: float(v) for k, v in results.items()},
                 "seconds": round(time.time() - t0, 2)}
 

@@ -1,0 +1,65 @@
+"""Perceptual path length (Karras et al. 2019, Sec. 3.2; NVlabs' ppl_{z,w}{full,end}).
+
+PPL = E[ d(G(lerp(w0, w1, t)), G(lerp(w0, w1, t + eps))) / eps^2 ], with d a perceptual distance
+(LPIPS-VGG16 in the protocol), the same noise for both images, t ~ U(0, 1) ('full') or t = 0 ('end'),
+slerp instead of lerp in z space, and the mean taken over the values between the 1st and 99th
+percentiles (outlier rejection, as NVlabs does).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def slerp(a, b, t):
+    """Spherical interpolation of (normalised) latents, per row; t [N]."""
+    a = a / tf.norm(a, axis=-1, keepdims=True)
+    b = b / tf.norm(b, axis=-1, keepdims=True)
+    d = tf.reduce_sum(a * b, axis=-1, keepdims=True)
+    p = t[:, None] * tf.math.acos(tf.clip_by_value(d, -1.0, 1.0))
+    c = b - d * a
+    c = c / (tf.norm(c, axis=-1, keepdims=True) + 1e-12)
+    return a * tf.cos(p) + c * tf.sin(p)
+
+
+def lerp(a, b, t):
+    return a + (b - a) * tf.reshape(t, [-1] + [1] * (len(a.shape) - 1))
+
+
+def path_length_samples(generator, distance_fn, num_samples, space="w", sampling="end", epsilon=1e-4,
+                        batch_size=32, seed=0):
+    """The per-sample values d(...) / eps^2 (before outlier rejection).
+
+    ``distance_fn(img0, img1)`` takes float images in [-1, 1] (NHWC) and returns [N] distances.
+    """
+    if space not in ("z", "w") or sampling not in ("full", "end"):
+        raise ValueError(f"space must be 'z' or 'w' and sampling 'full' or 'end', got {space!r}, {sampling!r}")
+    rng = np.random.RandomState(seed)
+    out = []
+    for start in range(0, num_samples, batch_size):
+        n = min(batch_size, num_samples - start)
+        z = tf.constant(rng.randn(2 * n, generator.z_dim).astype(np.float32))
+        t = tf.constant(rng.uniform(size=n).astype(np.float32) * (1.0 if sampling == "full" else 0.0))
+        z0, z1 = z[:n], z[n:]
+        if space == "z":
+            ws = generator.map(tf.concat([slerp(z0, z1, t), slerp(z0, z1, t + epsilon)], axis=0))
+        else:
+            w0, w1 = generator.map(z0), generator.map(z1)
+            ws = tf.concat([lerp(w0, w1, t), lerp(w0, w1, t + epsilon)], axis=0)
+        img = generator.synthesis(ws, noise_mode="const")  # same noise for both ends of each pair
+        out.append(np.asarray(distance_fn(img[:n], img[n:])) / epsilon ** 2)
+    return np.concatenate(out)
+
+
+def reject_outliers_mean(values, lo_pct=1, hi_pct=99):
+    """Mean of the values within [P_lo, P_hi] (NVlabs' PPL outlier rejection)."""
+    values = np.asarray(values, np.float64)
+    lo = np.percentile(values, lo_pct, method="lower")
+    hi = np.percentile(values, hi_pct, method="higher")
+    return float(np.extract(np.logical_and(values >= lo, values <= hi), values).mean())
+
+
+def perceptual_path_length(generator, distance_fn, num_samples=50_000, space="w", sampling="end",
+                           epsilon=1e-4, batch_size=32, seed=0):
+    """PPL as NVlabs reports it (``ppl_wend``: space='w', sampling='end')."""
+    return reject_outliers_mean(path_length_samples(generator, distance_fn, num_samples, space, sampling,
+                                                    epsilon, batch_size, seed))
