@@ -1,0 +1,50 @@
+"""Export a run's EMA generator as a SavedModel for TF Serving.
+
+    python export_main.py --workdir=runs/demo --name=demo     # -> saved_models/demo/<next version>/
+
+Signatures: serving_default (z, psi -> uint8 images), from_seeds, mapping, synthesis
+(see keras_attngan/export.py; `saved_model_cli show --dir saved_models/demo/1 --all` lists them).
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Training run directory.")
+_NAME = flags.DEFINE_string("name", None, "Model name: saved_models/<name>/<version>/.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint path (default: the latest).")
+_OUT = flags.DEFINE_string("saved_models", "saved_models", "Base directory of exported models.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    from keras_attngan.training.checkpoint import CheckpointError
+
+    try:
+        if not _WORKDIR.value or not _NAME.value:
+            raise ValueError("--workdir and --name are required: export_main.py --workdir=<run> --name=<model>")
+        from keras_attngan.export import export_generator
+        from keras_attngan.training.checkpoint import Checkpointer
+        from keras_attngan.training.loop import load_run_config
+        from keras_attngan.training.setup import build_trainer
+
+        trainer = build_trainer(load_run_config(_WORKDIR.value))
+        checkpointer = Checkpointer(_WORKDIR.value, trainer)
+        path = _CHECKPOINT.value or checkpointer.latest
+        if not path:
+            raise ValueError(f"no checkpoint in {_WORKDIR.value}/checkpoints: train first or pass --checkpoint")
+        checkpointer.restore(path)
+        out = export_generator(trainer.g_ema, os.path.join(_OUT.value, _NAME.value))
+        print(f"exported {path} to {out}", flush=True)
+    except (ValueError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)))
