@@ -92,11 +92,9 @@ def run(script, *args):
 
 def test_train_schedules_metrics_and_eval_main_appends_jsonl(tmp_path):
     workdir = tmp_path / "run"
-    tiny = ["--config=configs/demo.py", "--config.model.resolution=16", "--config.model.z_dim=16",
-            "--config.model.w_dim=16", "--config.model.mapping_layers=2", "--config.model.fmap_base=64",
-            "--config.model.fmap_max=16", "--config.train.batch_size=4", "--config.train.tick_kimg=0.008",
-            "--config.train.ckpt_kimg=0.008", "--config.train.sample_kimg=0.008", "--config.train.grid_size=4",
-            "--config.train.total_kimg=0.008", "--config.train.metrics=fddf1k", "--config.train.metrics_kimg=0.008"]
+    from tests.test_main import TINY
+    tiny = TINY + ["--config.train.total_kimg=0.008", "--config.train.metrics=fddf1k",
+                   "--config.train.metrics_kimg=0.008"]
     r = run("train_main.py", *tiny, f"--workdir={workdir}")
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [json.loads(line) for line in open(workdir / "metrics.jsonl")]

@@ -64,6 +64,12 @@ class Generator(keras.Model):
         layer = tf.range(self.num_ws)[None, :, None]
         return tf.where(layer < cutoff, ws, ws2)
 
+    def training_ws(self, z, seed=None):
+        """ws for a training phase: mapped, then style-mixed when ``style_mixing_prob > 0``.
+        Layer 0 always keeps z's own w (the mixing cutoff is at least 1)."""
+        ws = self.map(z)
+        return self.mix_styles(z, ws, seed) if self.style_mixing_prob > 0 else ws
+
     def call(self, z, psi=1.0, truncation_cutoff=None, noise_mode="random", seed=None, training=False):
         ws = self.map(z, psi, truncation_cutoff)
         if training and self.style_mixing_prob > 0:

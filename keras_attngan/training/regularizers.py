@@ -31,9 +31,7 @@ def path_lengths(generator, z, seed, mix_seed=None):
     The Jacobian is taken w.r.t. the broadcast (and style-mixed) ws, the norm summed over w_dim and
     averaged over the ws, as in the reference implementation. Differentiable w.r.t. G's weights.
     """
-    ws = generator.map(z)
-    if mix_seed is not None and generator.style_mixing_prob > 0:
-        ws = generator.mix_styles(z, ws, mix_seed)
+    ws = generator.training_ws(z, mix_seed) if mix_seed is not None else generator.map(z)
     with tf.GradientTape() as tape:
         tape.watch(ws)
         img = generator.synthesis(ws, noise_mode="random", seed=tf.random.experimental.stateless_fold_in(seed, 0))

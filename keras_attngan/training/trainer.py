@@ -93,9 +93,8 @@ class GANTrainer(keras.Model):
         pair = self.warmup_pair if warming_up else self.loss_pair
         real_logits = tf.stop_gradient(D(real)) if pair.g_needs_reals else None
         with tf.GradientTape() as tape:
-            ws = G.map(z)
-            mixed = G.mix_styles(z, ws, fold_seed(seed, 0)) if G.style_mixing_prob > 0 else ws
-            fake_logits = D(G.synthesis(mixed, noise_mode="random", seed=fold_seed(seed, 1)))
+            ws = G.training_ws(z, fold_seed(seed, 0))
+            fake_logits = D(G.synthesis(ws, noise_mode="random", seed=fold_seed(seed, 1)))
             g_loss = pair[1](real_logits, fake_logits)
             scaled = g_loss * self._replica_scale()
         return g_loss, ws[:, 0], tape.gradient(scaled, G.trainable_variables)
