@@ -38,18 +38,10 @@ def main(argv):
             os.environ["KERAS_ATTNGAN_INCEPTION"] = _INCEPTION.value
         from keras_attngan.metrics import registry
         from keras_attngan.metrics.evaluate import Evaluator, append_jsonl
-        from keras_attngan.training.checkpoint import Checkpointer
-        from keras_attngan.training.loop import load_run_config
-        from keras_attngan.training.setup import build_trainer
+        from keras_attngan.training.restore import restore_run
 
         specs = registry.parse_metrics(_METRICS.value)
-        config = load_run_config(_WORKDIR.value)
-        trainer = build_trainer(config)
-        checkpointer = Checkpointer(_WORKDIR.value, trainer)
-        path = _CHECKPOINT.value or checkpointer.latest
-        if not path:
-            raise ValueError(f"no checkpoint in {_WORKDIR.value}/checkpoints: train first or pass --checkpoint")
-        step = checkpointer.restore(path)
+        config, trainer, path, step = restore_run(_WORKDIR.value, _CHECKPOINT.value)
         evaluator = Evaluator(config, trainer.g_ema, trainer.discriminator, batch_size=_BATCH.value, psi=_PSI.value,
                               cache_dir=_CACHE.value or os.path.join(_WORKDIR.value, "metric_cache"))
         for spec in specs:

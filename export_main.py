@@ -28,16 +28,9 @@ def main(argv):
         if not _WORKDIR.value or not _NAME.value:
             raise ValueError("--workdir and --name are required: export_main.py --workdir=<run> --name=<model>")
         from keras_attngan.export import export_generator
-        from keras_attngan.training.checkpoint import Checkpointer
-        from keras_attngan.training.loop import load_run_config
-        from keras_attngan.training.setup import build_trainer
+        from keras_attngan.training.restore import restore_run
 
-        trainer = build_trainer(load_run_config(_WORKDIR.value))
-        checkpointer = Checkpointer(_WORKDIR.value, trainer)
-        path = _CHECKPOINT.value or checkpointer.latest
-        if not path:
-            raise ValueError(f"no checkpoint in {_WORKDIR.value}/checkpoints: train first or pass --checkpoint")
-        checkpointer.restore(path)
+        _, trainer, path, _ = restore_run(_WORKDIR.value, _CHECKPOINT.value)
         out = export_generator(trainer.g_ema, os.path.join(_OUT.value, _NAME.value))
         print(f"exported {path} to {out}", flush=True)
     except (ValueError, CheckpointError) as e:

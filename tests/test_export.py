@@ -87,3 +87,90 @@ def test_export_main_writes_next_version(tmp_path):
                            timeout=600, env=env)
         assert r.returncode == 0, r.stderr[-2000:]
         assert os.path.isfile(tmp_path / "sm" / "tiny" / version / "saved_model.pb")
+
+
+def test_from_seeds_is_deterministic(exported):
+    _, path, _ = exported
+    sig = tf.saved_model.load(path).signatures["from_seeds"]
+    a = sig(seeds=tf.constant([3, 4], tf.int64))["images"].numpy()
+    b = tf.saved_model.load(path).signatures["from_seeds"](seeds=tf.constant([3, 4], tf.int64))["images"].numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a[0], a[1])
+
+
+def grpc_client_module():
+    """examples/grpc_client.py; skipped only outside CI when tensorflow-serving-api is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow_serving") is None and not os.environ.get("CI"):
+        pytest.skip("tensorflow-serving-api is not installed (pip install -r requirements.txt)")
+    spec = importlib.util.spec_from_file_location("grpc_client", os.path.join(ROOT, "examples", "grpc_client.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_grpc_predict_request_round_trips_and_fits_the_signature(exported):
+    client = grpc_client_module()
+    from tensorflow_serving.apis import predict_pb2
+
+    _, path, _ = exported
+    z = np.random.RandomState(1).randn(2, 8).astype(np.float32)
+    request = client.build_predict_request(z, 0.7, "tiny")
+    parsed = predict_pb2.PredictRequest.FromString(request.SerializeToString())
+    assert (parsed.model_spec.name, parsed.model_spec.signature_name) == ("tiny", "serving_default")
+    arrays = {k: tf.make_ndarray(v) for k, v in parsed.inputs.items()}
+    np.testing.assert_array_equal(arrays["z"], z)
+    np.testing.assert_array_equal(arrays["psi"], np.float32([0.7, 0.7]))
+    sig = tf.saved_model.load(path).signatures["serving_default"]
+    assert set(arrays) == set(sig.structured_input_signature[1])
+    assert sig(**{k: tf.constant(v) for k, v in arrays.items()})["images"].shape == (2, 16, 16, 1)
+    with pytest.raises(ValueError, match="z must be"):
+        client.build_predict_request(z[0], 1.0, "tiny")
+
+
+def test_grpc_client_main_against_an_in_process_prediction_service(exported, tmp_path):
+    """The client's main talks to a stand-in PredictionService (no model server is installable here)
+    that answers Predict and GetModelMetadata from the SavedModel as TF Serving would."""
+    client = grpc_client_module()
+    from concurrent import futures
+
+    import grpc
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+
+    G, path, _ = exported
+    model = tf.saved_model.load(path)
+
+    class Service(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def Predict(self, request, context):
+            sig = model.signatures[request.model_spec.signature_name or "serving_default"]
+            out = sig(**{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})
+            response = predict_pb2.PredictResponse()
+            response.outputs["images"].CopyFrom(tf.make_tensor_proto(out["images"].numpy()))
+            return response
+
+        def GetModelMetadata(self, request, context):
+            with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+                graph = saved_model_pb2.SavedModel.FromString(f.read()).meta_graphs[0]
+            defs = get_model_metadata_pb2.SignatureDefMap()
+            for name, sig in graph.signature_def.items():
+                defs.signature_def[name].CopyFrom(sig)
+            response = get_model_metadata_pb2.GetModelMetadataResponse()
+            response.metadata["signature_def"].Pack(defs)
+            return response
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Service(), server)
+    port = server.add_insecure_port("localhost:0")
+    server.start()
+    try:
+        out = tmp_path / "grpc.png"
+        assert client.main([f"--server=localhost:{port}", "--model_name=tiny", "--seeds=0-3", f"--out={out}"]) == 0
+    finally:
+        server.stop(None)
+    assert client.main([f"--server=localhost:{port}", "--z_dim=8", f"--out={tmp_path / 'x.png'}"]) == 1  # one line
+    grid = tf.io.decode_png(tf.io.read_file(str(out))).numpy()
+    want = model.signatures["from_seeds"](seeds=tf.constant([0, 1, 2, 3], tf.int64))["images"].numpy()
+    np.testing.assert_array_equal(grid, np.concatenate([np.concatenate(list(want[:2]), 1),
+                                                        np.concatenate(list(want[2:]), 1)], 0))

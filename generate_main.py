@@ -1,0 +1,141 @@
+"""Images from a run's EMA generator (--workdir) or an exported SavedModel (--saved_model).
+
+    python generate_main.py --workdir=runs/demo --seeds=0-15                        # <outdir>/grid.png
+    python generate_main.py --saved_model=saved_models/demo/1 --modes=grid,truncation,interp,mixing --gif
+    python generate_main.py --workdir=runs/attn --modes=attention --seeds=0-3 --positions="8,8;16,24"
+
+Modes (--modes, comma-separated), each writing one file into --outdir:
+  grid        grid.png: one image per seed (the SavedModel's from_seeds latents), psi = --psi
+  truncation  truncation.png: rows = seeds, columns = --truncation_psis
+  interp      interp_<z|w>.png: one row per consecutive seed pair, --interp_steps columns (slerp in z or
+              lerp in w); with --gif also interp_<z|w>.gif, (len(seeds) - 1) * (steps - 1) + 1 frames
+  mixing      mixing.png: rows = --seeds (coarse styles, ws before --crossover), columns = --col_seeds
+              (fine styles), with the source images on the top row and left column
+  attention   attention.png: per seed, the image with the query positions marked, then the SAN attention
+              map of each --positions entry (x,y in image pixels) as a heat overlay (paper Fig. 5);
+              needs --workdir (a SavedModel has no attention inputs)
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+MODES = ("grid", "truncation", "interp", "mixing", "attention")
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Training run directory (its EMA generator).")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "With --workdir: checkpoint path (default: the latest).")
+_SAVED_MODEL = flags.DEFINE_string("saved_model", None, "Exported SavedModel version dir, e.g. saved_models/demo/1.")
+_OUTDIR = flags.DEFINE_string("outdir", None, "Output directory (default: <workdir>/generated, or ./generated).")
+_SEEDS = flags.DEFINE_string("seeds", "0-15", "Seeds: '0-7', '1,5,9' or '0-3,10'.")
+_PSI = flags.DEFINE_float("psi", 1.0, "Truncation psi for every mode except the truncation sweep.")
+_MODES = flags.DEFINE_list("modes", ["grid"], f"Comma-separated modes: {','.join(MODES)}.")
+_COLS = flags.DEFINE_integer("cols", 0, "grid: columns (0 = about square).")
+_TRUNC_PSIS = flags.DEFINE_string("truncation_psis", "1,0.75,0.5,0.25,0,-0.5", "truncation: psi per column.")
+_INTERP_SPACE = flags.DEFINE_string("interp_space", "z", "interp: 'z' (slerp) or 'w' (lerp).")
+_INTERP_STEPS = flags.DEFINE_integer("interp_steps", 8, "interp: images per seed pair, both ends included.")
+_GIF = flags.DEFINE_boolean("gif", False, "interp: also write an animated GIF.")
+_GIF_MS = flags.DEFINE_integer("gif_ms", 80, "interp: milliseconds per GIF frame.")
+_COL_SEEDS = flags.DEFINE_string("col_seeds", None, "mixing: seeds of the columns (default: --seeds).")
+_CROSSOVER = flags.DEFINE_integer("crossover", 4, "mixing: ws [0, crossover) from the row seed, the rest from "
+                                                  "the column seed (4 = StyleGAN's coarse styles, 4x4-8x8).")
+_POSITIONS = flags.DEFINE_string("positions", None, "attention: 'x,y;x,y' in image pixels (default: centre and "
+                                                    "the upper-left quarter's centre).")
+
+
+def check_flags():
+    """Everything that can be checked before a model is loaded; ValueError with one line."""
+    from keras_attngan.generation import parse_floats, parse_positions, parse_seeds
+
+    if bool(_WORKDIR.value) == bool(_SAVED_MODEL.value):
+        raise ValueError("pass exactly one of --workdir=<run> or --saved_model=<saved_models/name/version>")
+    modes = [m.strip() for m in _MODES.value if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise ValueError(f"unknown --modes {bad or _MODES.value}: use some of {','.join(MODES)}")
+    if "attention" in modes and _SAVED_MODEL.value:
+        raise ValueError("--modes=attention needs the Python generator: pass --workdir instead of --saved_model")
+    if _INTERP_SPACE.value not in ("z", "w"):
+        raise ValueError(f"--interp_space must be 'z' or 'w', got {_INTERP_SPACE.value!r}")
+    seeds = parse_seeds(_SEEDS.value)
+    if "interp" in modes and (len(seeds) < 2 or _INTERP_STEPS.value < 2):
+        raise ValueError("--modes=interp needs at least 2 --seeds and --interp_steps >= 2")
+    return dict(modes=modes, seeds=seeds, psis=parse_floats(_TRUNC_PSIS.value, "--truncation_psis"),
+                col_seeds=parse_seeds(_COL_SEEDS.value) if _COL_SEEDS.value else seeds,
+                positions=parse_positions(_POSITIONS.value) if _POSITIONS.value else None)
+
+
+def load_source():
+    from keras_attngan.generation import KerasSource, SavedModelSource
+
+    if _SAVED_MODEL.value:
+        return SavedModelSource(_SAVED_MODEL.value)
+    from keras_attngan.training.restore import restore_run
+
+    _, trainer, path, step = restore_run(_WORKDIR.value, _CHECKPOINT.value)
+    print(f"restored {path} (step {step})", flush=True)
+    return KerasSource(trainer.g_ema)
+
+
+def run(opts, source, outdir):
+    """Writes each mode's files; returns their paths."""
+    from keras_attngan import generation as gen
+    from keras_attngan.utils.images import make_grid, save_png
+
+    seeds, psi, written = opts["seeds"], _PSI.value, []
+
+    def write(name, image, what):
+        path = os.path.join(outdir, name)
+        save_png(path, image)
+        written.append(path)
+        print(f"wrote {path} ({what})", flush=True)
+
+    for mode in opts["modes"]:
+        if mode == "grid":
+            write("grid.png", gen.seed_grid(source, seeds, psi, _COLS.value or None), f"{len(seeds)} seeds, psi {psi}")
+        elif mode == "truncation":
+            write("truncation.png", gen.truncation_sweep(source, seeds, opts["psis"]),
+                  f"{len(seeds)} seeds x psi {opts['psis']}")
+        elif mode == "interp":
+            space, steps = _INTERP_SPACE.value, _INTERP_STEPS.value
+            segments = gen.interpolation_frames(source, seeds, steps, space, psi)
+            write(f"interp_{space}.png", make_grid(segments.reshape((-1,) + segments.shape[2:]), cols=steps),
+                  f"{len(seeds) - 1} pairs x {steps} steps, {'slerp in z' if space == 'z' else 'lerp in w'}")
+            if _GIF.value:
+                frames = gen.animation_frames(segments)
+                path = os.path.join(outdir, f"interp_{space}.gif")
+                gen.save_gif(path, frames, _GIF_MS.value)
+                written.append(path)
+                print(f"wrote {path} ({len(frames)} frames)", flush=True)
+        elif mode == "mixing":
+            write("mixing.png", gen.style_mixing_grid(source, seeds, opts["col_seeds"], psi, _CROSSOVER.value),
+                  f"{len(seeds)} coarse x {len(opts['col_seeds'])} fine, crossover {_CROSSOVER.value}")
+        elif mode == "attention":
+            r = source.resolution
+            positions = opts["positions"] or [(r // 2, r // 2), (r // 4, r // 4)]
+            ws = source.truncate(source.map(source.latents(seeds)), psi)
+            grid, _ = gen.attention_figure(source.generator, ws, positions)
+            write("attention.png", grid, f"{len(seeds)} seeds x {len(positions)} positions")
+    return written
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    from keras_attngan.training.checkpoint import CheckpointError
+
+    try:
+        opts = check_flags()
+        source = load_source()
+        outdir = _OUTDIR.value or (os.path.join(_WORKDIR.value, "generated") if _WORKDIR.value else "generated")
+        run(opts, source, outdir)
+    except (ValueError, FileNotFoundError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)))
