@@ -60,6 +60,7 @@ def default_config():
     c.train.d_lr = 0.002
     c.train.beta1 = 0.0
     c.train.beta2 = 0.99
+    c.train.adam_epsilon = 1e-8
     c.train.r1_gamma = 10.0
     c.train.r1_interval = 16
     c.train.pl_weight = 2.0         # path-length regularization (config E); 0 disables it

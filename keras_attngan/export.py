@@ -14,6 +14,8 @@ import re
 import keras
 import tensorflow as tf
 
+rom keras_attngan.rng import ALG
+
 
 def to_uint8_tensor(images):
     """[-1, 1] float -> uint8 as NVlabs (x * 127.5 + 128, clipped)."""
@@ -22,7 +24,7 @@ def to_uint8_tensor(images):
 
 def latents_from_seeds(seeds, z_dim):
     """One N(0, I) latent per int64 seed, independent of the batch it comes in."""
-    return tf.map_fn(lambda s: tf.random.stateless_normal([z_dim], tf.stack([s, tf.zeros_like(s)])),
+    return tf.map_fn(lambda s: tf.random.stateless_normal([z_dim], tf.stack([s, tf.zeros_like(s)]), alg=ALG),
                      tf.cast(seeds, tf.int64), fn_output_signature=tf.float32)
 
 

@@ -89,6 +89,10 @@ class LossPair:
     g_loss: Callable
     g_needs_reals: bool = False      # G's loss uses D(x) (contrastive)
     gradient_penalty: bool = False   # WGAN-GP: add the interpolate gradient penalty to D's loss
+    # Couples the samples of the batch (contrastive): under tf.distribute the logits of all replicas
+    # are gathered so the loss sees the global batch. Per-sample losses need no gather: their
+    # per-replica means, scaled by 1/replicas and summed, are already the global mean.
+    whole_batch: bool = False
 
     def __iter__(self):
         return iter((self.d_loss, self.g_loss))
@@ -104,7 +108,8 @@ _REGISTRY = {
     "saturating": LossPair(ns_d_loss, saturating_g_loss),
     "wgan_gp": LossPair(wgan_d_loss, wgan_g_loss, gradient_penalty=True),
     "hinge": LossPair(hinge_d_loss, wgan_g_loss),
-    "dual_contrastive": LossPair(dual_contrastive_d_loss, dual_contrastive_g_loss, g_needs_reals=True),
+    "dual_contrastive": LossPair(dual_contrastive_d_loss, dual_contrastive_g_loss, g_needs_reals=True,
+                                 whole_batch=True),
 }
 
 

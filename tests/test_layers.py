@@ -125,10 +125,10 @@ def test_minibatch_stddev_matches_numpy():
     y = MinibatchStdDev(group_size=4, num_features=1)(x).numpy()
     assert y.shape == (8, 4, 4, 7)
     np.testing.assert_allclose(y[..., :6], x)
-    for m in range(2):  # group m = samples m, m+2, m+4, m+6
-        group = x[m::2]
+    for m in range(2):  # group m = samples 4m .. 4m+3 (contiguous: the same groups however the batch
+        group = x[4 * m:4 * m + 4]  # is split across replicas of 4)
         want = np.sqrt(group.var(axis=0) + 1e-8).mean()
-        np.testing.assert_allclose(y[m::2, :, :, 6], want, rtol=1e-5)
+        np.testing.assert_allclose(y[4 * m:4 * m + 4, :, :, 6], want, rtol=1e-5)
 
 
 def test_noise_modes():

@@ -100,12 +100,14 @@ def test_path_lengths_match_finite_differences():
     G = build_generator(tiny_config().model)
     z = tf.random.normal([2, 16])
     seed = tf.constant([5, 6], tf.int64)
-    lengths = path_lengths(G, z, seed).numpy()
     ws = G.map(z)
+    lengths = path_lengths(G, ws, seed=seed).numpy()
     s_img = tf.random.experimental.stateless_fold_in(seed, 0)
     s_noise = tf.random.experimental.stateless_fold_in(seed, 1)
     img = G.synthesis(ws, seed=s_img)
     y = tf.random.stateless_normal(tf.shape(img), s_noise) / 16.0  # sqrt(16 * 16)
+    np.testing.assert_allclose(path_lengths(G, ws, G.synthesis.draw_noise(2, s_img), y * 16.0).numpy(),
+                               lengths, rtol=1e-6)  # given random inputs == drawn from the seed
     with tf.GradientTape() as tape:
         tape.watch(ws)
         proj = tf.reduce_sum(G.synthesis(ws, seed=s_img) * y)

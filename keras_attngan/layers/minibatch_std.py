@@ -7,8 +7,10 @@ import tensorflow as tf
 class MinibatchStdDev(keras.layers.Layer):
     """Appends ``num_features`` maps holding the mean standard deviation within groups of samples.
 
-    Samples b and b + k * (B / G) form a group (G = min(group_size, B); B must be divisible by G).
-    Under tf.distribute the groups stay within one replica, as in StyleGAN2.
+    Consecutive samples form a group (samples m*G .. m*G + G - 1, G = min(group_size, B); B must be
+    divisible by G). Under tf.distribute the groups stay within one replica, as in StyleGAN2; because
+    groups are contiguous (StyleGAN2 strides them), a replica's groups are exactly the groups the
+    single-device step forms for the same global batch.
     """
 
     def __init__(self, group_size=4, num_features=1, **kwargs):
@@ -23,11 +25,13 @@ class MinibatchStdDev(keras.layers.Layer):
         g = tf.minimum(self.group_size, s[0])
         tf.debugging.assert_equal(
             s[0] % g, 0, message="MinibatchStdDev: per-replica batch must be divisible by group_size")
-        y = tf.reshape(tf.cast(x, tf.float32), [g, -1, h, w, f, c // f])  # [G, M, H, W, F, c]
-        y = y - tf.reduce_mean(y, axis=0)
-        y = tf.sqrt(tf.reduce_mean(tf.square(y), axis=0) + 1e-8)  # [M, H, W, F, c]
+        # Statistics in float32 also under mixed precision.
+        y = tf.reshape(tf.cast(x, tf.float32), [-1, g, h, w, f, c // f])  # [M, G, H, W, F, c]
+        y = y - tf.reduce_mean(y, axis=1, keepdims=True)
+        y = tf.sqrt(tf.reduce_mean(tf.square(y), axis=1) + 1e-8)  # [M, H, W, F, c]
         y = tf.reduce_mean(y, axis=[1, 2, 4])  # [M, F]
-        y = tf.tile(y[:, None, None, :], [g, h, w, 1])  # row b = g*M + m gets group m's value
+        y = tf.repeat(y, g, axis=0)[:, None, None, :]  # row b = m*G + k gets group m's value
+        y = tf.tile(y, [1, h, w, 1])
         return tf.concat([x, tf.cast(y, x.dtype)], axis=-1)
 
     def compute_output_shape(self, input_shape):

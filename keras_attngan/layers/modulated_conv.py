@@ -63,10 +63,10 @@ class ModulatedConv2D(keras.layers.Layer):
             x = x * tf.cast(d, x.dtype)[:, None, None, :]
         return x
 
-    def call(self, x, w, noise_mode="random", seed=None):
+    def call(self, x, w, noise_mode="random", seed=None, noise=None):
         x = self.modulated_conv(x, tf.cast(self.styles(w), x.dtype))
         if self.use_noise:
-            x = self.noise(x, noise_mode=noise_mode, seed=seed)
+            x = self.noise(x, noise_mode=noise_mode, seed=seed, noise=noise)
         return bias_act(x, self.bias, self.activation)
 
     def get_config(self):

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from keras_attngan.networks.mapping import MappingNetwork
 from keras_attngan.networks.synthesis import SynthesisNetwork, fold_seed
+from keras_attngan.rng import ALG, as_seed, batch_normal
 
 
 class Generator(keras.Model):
@@ -46,35 +47,50 @@ class Generator(keras.Model):
             return ws
         return self.mapping.truncate(ws, psi, truncation_cutoff)
 
-    def mix_styles(self, z, ws, seed=None):
-        """Style mixing: from a random cutoff in [1, num_ws) on, ws come from a fresh latent."""
-        s_cut, s_prob, s_z = (fold_seed(seed, i) for i in range(3)) if seed is not None else (None,) * 3
+    def draw_mixing(self, batch, seed=None):
+        """The random inputs of style mixing: the second latents [batch, z_dim] and the cutoff layer
+        (one per global batch, as in StyleGAN2; num_ws = no mixing, with prob. 1 - style_mixing_prob)."""
+        if seed is None:
+            cutoff = tf.random.uniform([], 1, self.num_ws, dtype=tf.int32)
+            mix = tf.random.uniform([]) < self.style_mixing_prob
+            z2 = tf.random.normal([batch, self.z_dim])
+        else:
+            s_cut, s_prob, s_z = (as_seed(fold_seed(seed, i)) for i in range(3))
+            cutoff = tf.random.stateless_uniform([], s_cut, 1, self.num_ws, dtype=tf.int32, alg=ALG)
+            mix = tf.random.stateless_uniform([], s_prob, alg=ALG) < self.style_mixing_prob
+            z2 = batch_normal([batch, self.z_dim], s_z)
+        return {"z2": z2, "cutoff": tf.where(mix, cutoff, self.num_ws)}
 
-        def uniform(shape, minval, maxval, dtype, s):
-            if s is None:
-                return tf.random.uniform(shape, minval, maxval, dtype=dtype)
-            return tf.random.stateless_uniform(shape, s, minval, maxval, dtype=dtype)
-
-        cutoff = uniform([], 1, self.num_ws, tf.int32, s_cut)
-        cutoff = tf.where(uniform([], 0.0, 1.0, tf.float32, s_prob) < self.style_mixing_prob,
-                          cutoff, self.num_ws)
-        z2 = (tf.random.normal(tf.shape(z)) if s_z is None
-              else tf.random.stateless_normal(tf.shape(z), s_z))
-        ws2 = self.map(z2)
+    def mix_styles(self, z, ws, seed=None, mixing=None):
+        """Style mixing: from the cutoff layer on, ws come from the second latent. ``mixing``: the dict
+        :meth:`draw_mixing` returns (drawn here from ``seed`` when not given)."""
+        mixing = mixing if mixing is not None else self.draw_mixing(tf.shape(z)[0], seed)
+        ws2 = self.map(mixing["z2"])
         layer = tf.range(self.num_ws)[None, :, None]
-        return tf.where(layer < cutoff, ws, ws2)
+        return tf.where(layer < mixing["cutoff"], ws, ws2)
 
-    def training_ws(self, z, seed=None):
+    def training_ws(self, z, seed=None, mixing=None):
         """ws for a training phase: mapped, then style-mixed when ``style_mixing_prob > 0``.
         Layer 0 always keeps z's own w (the mixing cutoff is at least 1)."""
         ws = self.map(z)
-        return self.mix_styles(z, ws, seed) if self.style_mixing_prob > 0 else ws
+        return self.mix_styles(z, ws, seed, mixing) if self.style_mixing_prob > 0 else ws
 
-    def call(self, z, psi=1.0, truncation_cutoff=None, noise_mode="random", seed=None, training=False):
+    def draw_random(self, batch, seed):
+        """Every random input of a training pass (style mixing and noise), drawn from ``seed``; the
+        training step draws them outside XLA-compiled code (see ``SynthesisNetwork.draw_noise``)."""
+        mixing = self.draw_mixing(batch, fold_seed(seed, 0)) if self.style_mixing_prob > 0 else None
+        return {"mixing": mixing, "noise": self.synthesis.draw_noise(batch, fold_seed(seed, 1))}
+
+    def call(self, z, psi=1.0, truncation_cutoff=None, noise_mode="random", seed=None, training=False,
+             random=None):
+        """``random``: the dict of :meth:`draw_random` (else drawn from ``seed``)."""
         ws = self.map(z, psi, truncation_cutoff)
+        if random is None and seed is not None:
+            random = self.draw_random(tf.shape(z)[0], seed)
+        random = random or {}
         if training and self.style_mixing_prob > 0:
-            ws = self.mix_styles(z, ws, fold_seed(seed, 0))
-        return self.synthesis(ws, noise_mode=noise_mode, seed=fold_seed(seed, 1))
+            ws = self.mix_styles(z, ws, mixing=random.get("mixing"))
+        return self.synthesis(ws, noise_mode=noise_mode, noise=random.get("noise"))
 
     def get_config(self):
         m, s = self.mapping, self.synthesis

@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras_attngan.layers import ModulatedConv2D, ToRGB, upsample2d
 from keras_attngan.layers.attention import make_attention
 from keras_attngan.networks.widths import block_resolutions, check_resolution, num_channels, num_ws
+from keras_attngan.rng import batch_normal
 
 
 def fold_seed(seed, index):
@@ -55,14 +56,19 @@ class SynthesisBlock(keras.layers.Layer):
     def convs(self):
         return [self.conv1] if self.is_first else [self.conv0, self.conv1]
 
-    def call(self, x, img, ws, noise_mode="random", seed=None):
+    def noise_layers(self):
+        return [c.noise for c in self.convs() if isinstance(c, ModulatedConv2D) and c.use_noise]
+
+    def call(self, x, img, ws, noise_mode="random", seed=None, noise=None):
         """x: features of the previous block (ignored for 4x4), img: running RGB image or None,
-        ws: [B, num_conv + 1, w_dim]."""
+        ws: [B, num_conv + 1, w_dim], noise: None or one noise image per layer of ``noise_layers()``."""
         if self.is_first:
             x = tf.tile(tf.cast(self.const, ws.dtype)[None], [tf.shape(ws)[0], 1, 1, 1])
+        noise = list(noise) if noise is not None else None
         for i, conv in enumerate(self.convs()):
             if isinstance(conv, ModulatedConv2D):
-                x = conv(x, ws[:, i], noise_mode=noise_mode, seed=fold_seed(seed, i))
+                given = noise.pop(0) if noise and conv.use_noise else None
+                x = conv(x, ws[:, i], noise_mode=noise_mode, seed=fold_seed(seed, i), noise=given)
             else:  # attention replacing conv1
                 x = conv(x)
         y = self.torgb(x, ws[:, self.num_conv])
@@ -103,12 +109,29 @@ class SynthesisNetwork(keras.layers.Layer):
             self.blocks.append(SynthesisBlock(res, nf(res // 2), nf(res), self.img_channels, self.w_dim,
                                               attn(res), name=f"b{res}"))
 
-    def call(self, ws, noise_mode="random", seed=None):
+    def draw_noise(self, batch, seed):
+        """The per-pixel noise images of a ``random``-mode pass, one [batch, H, W, 1] per noise layer.
+
+        The training step draws them (and every other random input) outside its XLA-compiled functions,
+        because XLA's stateless RNG gives other numbers than TF's kernels: so the same seed gives the
+        same step with and without XLA, on one device or split across replicas (``rng.batch_normal``).
+        """
+        layers = [n for block in self.blocks for n in block.noise_layers()]
+        return [batch_normal([batch, n.const_noise.shape[1], n.const_noise.shape[2], 1], fold_seed(seed, i))
+                for i, n in enumerate(layers)]
+
+    def call(self, ws, noise_mode="random", seed=None, noise=None):
+        """``noise``: the list :meth:`draw_noise` returns; when None and ``seed`` is given, that list is
+        drawn here from ``seed`` (the same numbers, except inside XLA-compiled code)."""
+        if noise is None and seed is not None and noise_mode == "random":
+            noise = self.draw_noise(tf.shape(ws)[0], seed)
         x = img = None
         w_idx = 0
-        for i, block in enumerate(self.blocks):
+        for block in self.blocks:
             block_ws = ws[:, w_idx:w_idx + block.num_conv + 1]
-            x, img = block(x, img, block_ws, noise_mode=noise_mode, seed=fold_seed(seed, i))
+            n = len(block.noise_layers())
+            block_noise, noise = (noise[:n], noise[n:]) if noise is not None else (None, None)
+            x, img = block(x, img, block_ws, noise_mode=noise_mode, noise=block_noise)
             w_idx += block.num_conv
         return img
 

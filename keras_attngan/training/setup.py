@@ -35,8 +35,8 @@ def build_trainer(config):
                          ema_rampup=t.ema_rampup or None, seed=config.seed, xla=t.xla)
     trainer.global_batch = t.batch_size
     trainer.compile(
-        g_optimizer=make_adam(t.g_lr, t.beta1, t.beta2, reg_interval=t.pl_interval if t.pl_weight else 0,
+        g_optimizer=make_adam(t.g_lr, t.beta1, t.beta2, t.adam_epsilon, reg_interval=t.pl_interval if t.pl_weight else 0,
                               name="g_adam"),
-        d_optimizer=make_adam(t.d_lr, t.beta1, t.beta2, reg_interval=t.r1_interval if t.r1_gamma else 0,
+        d_optimizer=make_adam(t.d_lr, t.beta1, t.beta2, t.adam_epsilon, reg_interval=t.r1_interval if t.r1_gamma else 0,
                               name="d_adam"))
     return trainer

@@ -3,10 +3,17 @@
 Phases per step, in StyleGAN2-ADA's order: G main, G reg (lazy path-length regularization every
 ``pl_interval`` steps), D main, D reg (lazy R1 every ``r1_interval`` steps), then the EMA generator. Each
 lazy regularizer is its own optimizer step with its loss scaled by the interval (StyleGAN2 Appendix B).
-All randomness is stateless, derived from ``(seed, step, replica)``, so a resumed run draws the same
-numbers as an uninterrupted one. Gradients are computed in (optionally XLA-compiled) functions without
-cross-replica work; ``apply_gradients`` and variable updates happen outside them, the pattern that also
-works under ``tf.distribute`` (NOTES-tf-keras.md).
+All randomness is stateless, derived from ``(seed, step)`` and sliced per replica from the global
+batch's draw, so a resumed run draws the same numbers as an uninterrupted one and a step under
+``MirroredStrategy``/``TPUStrategy`` equals the single-device step on the same global batch:
+
+- per-sample losses are per-replica means scaled by 1/replicas (gradients are all-reduced with SUM);
+- whole-batch losses (dual contrastive) gather the logits of all replicas first;
+- path-length's running mean uses the global batch mean; ``w_avg`` and ``pl_mean`` have 'mean'
+  aggregation; minibatch-stddev groups are contiguous and stay within a replica.
+
+Forward passes are (optionally) XLA-compiled per replica; tapes, collectives, ``apply_gradients`` and
+variable updates stay outside them, the pattern that works under ``tf.distribute`` (NOTES-tf-keras.md).
 """
 
 import keras
@@ -14,6 +21,7 @@ import tensorflow as tf
 
 from keras_attngan import losses
 from keras_attngan.networks.synthesis import fold_seed
+from keras_attngan.rng import batch_normal, batch_uniform
 from keras_attngan.training import regularizers as reg
 from keras_attngan.training.schedule import ema_beta
 
@@ -49,9 +57,10 @@ class GANTrainer(keras.Model):
         self.global_batch = None  # set by make_train_function's caller via the first batch
         self.built = True
         jit = (lambda f: tf.function(f, jit_compile=True)) if self.xla else (lambda f: f)
-        self._g_main_grads = jit(self._g_main_grads_impl)
-        self._g_reg_grads = jit(self._g_reg_grads_impl)
-        self._d_main_grads = jit(self._d_main_grads_impl)
+        self._g_main_forward = jit(self._g_main_forward_impl)
+        self._g_reg_forward = jit(self._g_reg_forward_impl)
+        self._generate = jit(self._generate_impl)
+        self._d_main_forward = jit(self._d_main_forward_impl)
         self._d_reg_grads = jit(self._d_reg_grads_impl)
 
     # ------------------------------------------------------------------ setup
@@ -76,11 +85,33 @@ class GANTrainer(keras.Model):
         warming_up = step * batch_size < self.warmup_kimg * 1000
         return do_d_reg, do_g_reg, warming_up
 
-    # --------------------------------------------------------- gradient functions (jit-able)
+    # ------------------------------------------------------------- cross-replica helpers
     @staticmethod
     def _replica_scale():
         # Gradients are all-reduced with SUM across replicas: scale per-replica means inside the tape.
         return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+
+    @staticmethod
+    def _gather(x):
+        """The global batch's values of a per-replica tensor, in replica order (differentiable; outside
+        any jit, where collectives cannot go)."""
+        ctx = tf.distribute.get_replica_context()
+        return x if ctx is None or ctx.num_replicas_in_sync == 1 else ctx.all_gather(x, axis=0)
+
+    @staticmethod
+    def _global_mean(x):
+        """Mean of a per-replica statistic over replicas (equal per-replica batches: the global mean)."""
+        ctx = tf.distribute.get_replica_context()
+        x = tf.stop_gradient(x)
+        return x if ctx is None or ctx.num_replicas_in_sync == 1 else ctx.all_reduce("MEAN", x)
+
+    def _scaled(self, loss, optimizer):
+        """The loss to differentiate on this replica: x 1/replicas, and x the dynamic loss scale when
+        the optimizer is a LossScaleOptimizer (mixed_float16); apply_gradients unscales."""
+        loss = loss * self._replica_scale()
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            loss = optimizer.scale_loss(loss)
+        return loss
 
     def _disc(self, ref):
         """D as a function of images; with reference attention, ``ref`` (reals) is the reference batch."""
@@ -88,48 +119,80 @@ class GANTrainer(keras.Model):
             return lambda x: self.discriminator(x, reference=ref)
         return self.discriminator
 
-    def _g_main_grads_impl(self, real, ref, z, seed, warming_up):
+    # --------------------------------------------- per-replica forward passes (jit-compiled with XLA)
+    # Each phase runs its forward pass in one of these; the GradientTape, the cross-replica gathers
+    # of whole-batch losses and apply_gradients stay outside, since collectives cannot be compiled
+    # inside a per-replica XLA function (NOTES-tf-keras.md). The backward pass of a jit-compiled
+    # function is compiled too.
+    # Their random inputs (latents, style mixing, noise, projections) are drawn by the caller, outside
+    # compiled code: XLA's RNG draws other numbers than TF's kernels for the same seed.
+    def _g_main_forward_impl(self, real, ref, z, random, need_reals):
         G, D = self.generator, self._disc(ref)
-        pair = self.warmup_pair if warming_up else self.loss_pair
-        real_logits = tf.stop_gradient(D(real)) if pair.g_needs_reals else None
-        with tf.GradientTape() as tape:
-            ws = G.training_ws(z, fold_seed(seed, 0))
-            fake_logits = D(G.synthesis(ws, noise_mode="random", seed=fold_seed(seed, 1)))
-            g_loss = pair[1](real_logits, fake_logits)
-            scaled = g_loss * self._replica_scale()
-        return g_loss, ws[:, 0], tape.gradient(scaled, G.trainable_variables)
+        real_logits = tf.stop_gradient(D(real)) if need_reals else tf.zeros([0, 1])
+        ws = G.training_ws(z, mixing=random["mixing"])
+        fake_logits = D(G.synthesis(ws, noise_mode="random", noise=random["noise"]))
+        return fake_logits, real_logits, ws[:, 0]
 
-    def _g_reg_grads_impl(self, z, seed):
-        """Path-length regularization: (|J^T y| - a)^2 with a the running mean of path lengths."""
+    def _g_reg_forward_impl(self, z, random, proj):
         G = self.generator
-        with tf.GradientTape() as tape:
-            lengths = reg.path_lengths(G, z, fold_seed(seed, 1), mix_seed=fold_seed(seed, 0))
-            pl_mean = self.pl_mean + self.pl_decay * (tf.reduce_mean(lengths) - self.pl_mean)
-            penalty = tf.reduce_mean(tf.square(lengths - tf.stop_gradient(pl_mean)))
-            loss = penalty * self.pl_weight * self.pl_interval * self._replica_scale()
-        return penalty, pl_mean, tape.gradient(loss, G.trainable_variables)
+        return reg.path_lengths(G, G.training_ws(z, mixing=random["mixing"]), random["noise"], proj)
 
-    def _d_main_grads_impl(self, real, ref, z, seed, warming_up):
-        G, D = self.generator, self._disc(ref)
-        pair = self.warmup_pair if warming_up else self.loss_pair
-        fake = tf.stop_gradient(G(z, training=True, seed=fold_seed(seed, 0)))
-        with tf.GradientTape() as tape:
-            real_logits = D(real)
-            fake_logits = D(fake)
-            d_loss = pair[0](real_logits, fake_logits)
-            total = d_loss
-            if pair.gradient_penalty:
-                total += losses.WGAN_GP_WEIGHT * reg.wgan_gradient_penalty(D, real, fake, fold_seed(seed, 1))
-            scaled = total * self._replica_scale()
-        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
-        return d_loss, tf.reduce_mean(real_logits), tf.reduce_mean(fake_logits), grads
+    def _generate_impl(self, z, random):
+        return self.generator(z, training=True, random=random)
+
+    def _d_main_forward_impl(self, real, ref, fake, eps):
+        D = self._disc(ref)
+        gp = reg.wgan_gradient_penalty(D, real, fake, eps=eps) if eps is not None else tf.zeros([])
+        return D(real), D(fake), gp
 
     def _d_reg_grads_impl(self, real, ref):
-        """Lazy R1: gamma / 2 * E ||grad_x D(x)||^2 (w.r.t. the primary image), times the interval."""
+        """Lazy R1: gamma / 2 * E ||grad_x D(x)||^2 (w.r.t. the primary image), times the interval.
+        Per-sample, so it needs no collective and runs forward and backward in one function."""
         with tf.GradientTape() as tape:
             penalty = reg.r1_penalty(self._disc(ref), real)
-            loss = penalty * (self.r1_gamma / 2.0) * self.r1_interval * self._replica_scale()
+            loss = self._scaled(penalty * (self.r1_gamma / 2.0) * self.r1_interval, self.d_optimizer)
         return penalty, tape.gradient(loss, self.discriminator.trainable_variables)
+
+    # ------------------------------------------------------------------ the phases
+    def _g_main(self, real, ref, z, seed, pair):
+        G = self.generator
+        random = G.draw_random(tf.shape(z)[0], seed)
+        with tf.GradientTape() as tape:
+            fake_logits, real_logits, w = self._g_main_forward(real, ref, z, random, pair.g_needs_reals)
+            if pair.whole_batch:  # every fake against every real of the global batch
+                fake_logits, real_logits = self._gather(fake_logits), self._gather(real_logits)
+            g_loss = pair.g_loss(real_logits if pair.g_needs_reals else None, fake_logits)
+            scaled = self._scaled(g_loss, self.g_optimizer)
+        return g_loss, w, tape.gradient(scaled, G.trainable_variables)
+
+    def _g_reg(self, z, seed):
+        """Path-length regularization: (|J^T y| - a)^2 with a the running mean of path lengths, updated
+        with the mean over the global batch so every replica (and a single device) agrees."""
+        G = self.generator
+        batch = tf.shape(z)[0]
+        random = G.draw_random(batch, fold_seed(seed, 0))
+        proj = batch_normal([batch, G.resolution, G.resolution, G.img_channels], fold_seed(seed, 1))
+        with tf.GradientTape() as tape:
+            lengths = self._g_reg_forward(z, random, proj)
+            batch_mean = self._global_mean(tf.reduce_mean(lengths))
+            pl_mean = self.pl_mean + self.pl_decay * (batch_mean - self.pl_mean)
+            penalty = tf.reduce_mean(tf.square(lengths - pl_mean))
+            scaled = self._scaled(penalty * self.pl_weight * self.pl_interval, self.g_optimizer)
+        return penalty, pl_mean, tape.gradient(scaled, self.generator.trainable_variables)
+
+    def _d_main(self, real, ref, z, seed, pair):
+        batch = tf.shape(z)[0]
+        fake = tf.stop_gradient(self._generate(z, self.generator.draw_random(batch, fold_seed(seed, 0))))
+        eps = batch_uniform([batch, 1, 1, 1], fold_seed(seed, 1)) if pair.gradient_penalty else None
+        with tf.GradientTape() as tape:
+            real_logits, fake_logits, gp = self._d_main_forward(real, ref, fake, eps)
+            local_real, local_fake = real_logits, fake_logits
+            if pair.whole_batch:
+                real_logits, fake_logits = self._gather(real_logits), self._gather(fake_logits)
+            d_loss = pair.d_loss(real_logits, fake_logits)
+            scaled = self._scaled(d_loss + losses.WGAN_GP_WEIGHT * gp, self.d_optimizer)
+        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
+        return d_loss, tf.reduce_mean(local_real), tf.reduce_mean(local_fake), grads
 
     # ------------------------------------------------------------------ the step
     @staticmethod
@@ -138,9 +201,9 @@ class GANTrainer(keras.Model):
         optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
 
     def train_step(self, data, flags=(False, False, False)):
-        """One iteration on a (per-replica) batch: reals, or (reals, references) when D uses reference
-        attention. ``flags`` = (do_d_reg, do_g_reg, warming_up), Python bools chosen by the host (see
-        :meth:`make_train_function`)."""
+        """One iteration on this replica's share of the global batch: reals, or (reals, references)
+        when D uses reference attention. ``flags`` = (do_d_reg, do_g_reg, warming_up), Python bools
+        chosen by the host (see :meth:`make_train_function`)."""
         do_d_reg, do_g_reg, warming_up = flags
         G, D = self.generator, self.discriminator
         real, ref = data if isinstance(data, (tuple, list)) else (data, None)
@@ -148,26 +211,26 @@ class GANTrainer(keras.Model):
             raise ValueError("the discriminator uses reference attention: the dataset must yield (reals, references)")
         real = tf.cast(real, tf.float32)
         batch = tf.shape(real)[0]
-        ctx = tf.distribute.get_replica_context()
-        replica = ctx.replica_id_in_sync_group if ctx is not None else 0
-        seed = fold_seed(tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)]), replica)
+        pair = self.warmup_pair if warming_up else self.loss_pair
+        # One seed per step for all replicas: per-sample draws are sliced from the global batch's draw
+        # (keras_attngan.rng), so replicas differ and the split does not change the numbers.
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
 
         def latents(index, n=batch):
-            return tf.random.stateless_normal(tf.stack([n, G.z_dim]), fold_seed(seed, index))
+            return batch_normal(tf.stack([n, G.z_dim]), fold_seed(seed, index))
 
-        g_loss, w, grads = self._g_main_grads(real, ref, latents(1), fold_seed(seed, 2), warming_up)
+        g_loss, w, grads = self._g_main(real, ref, latents(1), fold_seed(seed, 2), pair)
         self._apply(self.g_optimizer, grads, G.trainable_variables)
-        G.mapping.update_w_avg(w)
+        G.mapping.update_w_avg(w)  # 'mean' aggregation: the global batch mean under tf.distribute
 
         if do_g_reg:
             pl_batch = tf.maximum(batch // self.pl_batch_shrink, 1)
-            penalty, pl_mean, grads = self._g_reg_grads(latents(3, pl_batch), fold_seed(seed, 4))
+            penalty, pl_mean, grads = self._g_reg(latents(3, pl_batch), fold_seed(seed, 4))
             self._apply(self.g_optimizer, grads, G.trainable_variables)
             self.pl_mean.assign(pl_mean)
             self.trackers["pl_penalty"].update_state(penalty)
 
-        d_loss, real_score, fake_score, grads = self._d_main_grads(real, ref, latents(5), fold_seed(seed, 6),
-                                                                   warming_up)
+        d_loss, real_score, fake_score, grads = self._d_main(real, ref, latents(5), fold_seed(seed, 6), pair)
         self._apply(self.d_optimizer, grads, D.trainable_variables)
 
         if do_d_reg:

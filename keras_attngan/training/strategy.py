@@ -1,0 +1,95 @@
+"""The ``tf.distribute`` strategy, XLA and precision settings of a run (``train.strategy``,
+``train.xla``, ``train.precision``).
+
+``auto`` picks a TPU when a cluster resolver finds one (a Cloud TPU VM, or ``train.tpu`` naming it),
+``MirroredStrategy`` over all GPUs when there is more than one, else the default strategy (one device).
+The global batch (``train.batch_size``) is split evenly across replicas; see ``GANTrainer`` for how the
+per-replica losses are scaled so that the update equals the single-device update.
+"""
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+STRATEGIES = ("auto", "default", "mirrored", "tpu")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def tpu_resolver(tpu=""):
+    """A connected TPU cluster resolver, or None when no TPU can be found."""
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or None)
+        resolver.cluster_spec()  # raises when there is no TPU behind the resolver
+    except (ValueError, RuntimeError, tf.errors.NotFoundError) as e:  # no TPU here
+        logging.debug("no TPU found: %s", e)
+        return None
+    return resolver
+
+
+def make_strategy(name="auto", tpu="", devices=None, resolver_fn=tpu_resolver):
+    """The strategy for ``train.strategy`` = ``name``; ``devices`` restricts ``mirrored`` (e.g. the
+    logical CPUs in tests). ``resolver_fn`` is injectable so the TPU path is testable without a TPU."""
+    if name not in STRATEGIES:
+        raise ValueError(f"train.strategy={name!r} is not one of {STRATEGIES}")
+    if name in ("auto", "tpu"):
+        resolver = resolver_fn(tpu)
+        if resolver is not None:
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+            return tf.distribute.TPUStrategy(resolver)
+        if name == "tpu":
+            raise ValueError("train.strategy='tpu' but no TPU was found: run on a Cloud TPU VM or set "
+                             "train.tpu to the TPU's name or grpc:// address")
+    if name == "mirrored" or (name == "auto" and len(tf.config.list_logical_devices("GPU")) > 1):
+        return tf.distribute.MirroredStrategy(devices)
+    return tf.distribute.get_strategy()
+
+
+def use_xla(xla, strategy):
+    """``train.xla``: True/False, or "auto" = on where it speeds training up (GPUs), off on CPU, where
+    XLA compiled the convolutions slower (README, Benchmarks). Under TPUStrategy every step is compiled
+    by XLA anyway, so no inner jit is added."""
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return False
+    if isinstance(xla, str):
+        if xla != "auto":
+            raise ValueError(f"train.xla must be True, False or 'auto', got {xla!r}")
+        return bool(tf.config.list_logical_devices("GPU"))
+    return bool(xla)
+
+
+def check_precision(precision):
+    if precision not in PRECISIONS:
+        raise ValueError(f"train.precision={precision!r} is not one of {PRECISIONS}")
+    return precision
+
+
+class precision_policy:
+    """Context manager: layers constructed inside get the ``keras.mixed_precision`` policy (variables
+    stay float32, computation in bfloat16/float16); the previous global policy is restored after."""
+
+    def __init__(self, precision):
+        self.precision = check_precision(precision)
+
+    def __enter__(self):
+        self.previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(self.precision)
+        return self
+
+    def __exit__(self, *exc):
+        keras.config.set_dtype_policy(self.previous)
+        return False
+
+
+def check_batch(batch_size, strategy, mbstd_group):
+    """The global batch must split evenly across replicas (and each replica's batch into
+    minibatch-stddev groups)."""
+    n = strategy.num_replicas_in_sync
+    if batch_size % n:
+        raise ValueError(f"train.batch_size={batch_size} must be divisible by the {n} replicas of the "
+                         f"strategy; change the batch size")
+    local = batch_size // n
+    if local % min(mbstd_group, local):
+        raise ValueError(f"the per-replica batch {local} (= {batch_size} / {n} replicas) must be divisible "
+                         f"by model.mbstd_group={mbstd_group}; change one of them")
+    return local
