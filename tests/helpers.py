@@ -28,3 +28,15 @@ def fixed_batches(config, n_batches=4, seed=0):
 
 def all_weights(*models):
     return [w.numpy().copy() for m in models for w in m.weights]
+
+
+_MIRRORED = []
+
+
+def mirrored():
+    """The process's MirroredStrategy over the 2 logical CPUs (tests/conftest.py). One per process:
+    strategies created later reuse collective instance keys and clash with earlier ones in TF's
+    collective executor ("Collective instance ... expected type ...")."""
+    if not _MIRRORED:
+        _MIRRORED.append(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    return _MIRRORED[0]
