@@ -8,6 +8,7 @@ import ml_collections
 
 from keras_attngan import losses
 from keras_attngan.networks.widths import check_resolution
+from keras_attngan.training.strategy import STRATEGIES, check_precision, parse_xla
 
 
 def default_config():
@@ -69,7 +70,11 @@ def default_config():
     c.train.pl_batch_shrink = 2
     c.train.ema_kimg = 10.0
     c.train.ema_rampup = 0.0        # 0: no ramp-up (config E); e.g. 0.05 for short runs
-    c.train.xla = False
+    # Devices and numerics (README "Scaling out"): tf.distribute strategy, per-replica XLA, precision.
+    c.train.strategy = "auto"       # auto | default | mirrored | tpu
+    c.train.tpu = ""                # TPU name or grpc:// address for strategy tpu/auto (Cloud TPU VM: "")
+    c.train.xla = "auto"            # auto (on with GPUs, off on CPU) | on | off
+    c.train.precision = "float32"   # float32 | mixed_bfloat16 | mixed_float16 (dynamic loss scaling)
     c.train.grid_size = 64          # images in the sample grid
     c.train.metrics = ""            # e.g. "fid10k,fddf10k": evaluated every metrics_kimg, logged
     c.train.metrics_kimg = 0.0      # 0: off; a multiple of tick_kimg
@@ -125,6 +130,10 @@ def validate(config):
                              f"train.tick_kimg={t.tick_kimg}")
     if t.total_kimg <= 0:
         raise ValueError(f"train.total_kimg must be positive, got {t.total_kimg}")
+    if t.strategy not in STRATEGIES:
+        raise ValueError(f"train.strategy={t.strategy!r} is not one of {STRATEGIES}")
+    check_precision(t.precision)
+    parse_xla(t.xla)
     if config.data.fit not in ("resize", "pad"):
         raise ValueError(f"data.fit must be 'resize' or 'pad', got {config.data.fit!r}")
     return config

@@ -19,6 +19,7 @@ from keras_attngan.data import build_dataset
 from keras_attngan.training import callbacks as cb
 from keras_attngan.training.checkpoint import Checkpointer
 from keras_attngan.training.setup import build_trainer
+from keras_attngan.training.strategy import check_batch, make_strategy, use_xla
 
 # Sections that must not change when a run resumes (they define the checkpoint's contents).
 FROZEN_SECTIONS = ("model", "loss")
@@ -99,7 +100,12 @@ def train(config, workdir, verbose=None):
     check_resume_config(workdir, config)
     keras.utils.set_random_seed(config.seed)
     t = config.train
-    trainer = build_trainer(config)
+    strategy = make_strategy(t.strategy, t.tpu)
+    local_batch = check_batch(t.batch_size, strategy, config.model.mbstd_group)
+    if strategy.num_replicas_in_sync > 1:
+        print(f"{type(strategy).__name__}: {strategy.num_replicas_in_sync} replicas x {local_batch} images, "
+              f"xla {use_xla(t.xla, strategy)}, precision {t.precision}", flush=True)
+    trainer = build_trainer(config, strategy)
     checkpointer = Checkpointer(workdir, trainer, max_to_keep=t.keep_checkpoints)
     step = checkpointer.restore()
     spt = steps_per_tick(config)

@@ -1,9 +1,11 @@
 """Builds the networks, optimizers and trainer of a run from its config."""
 
 import keras
+import tensorflow as tf
 
 from keras_attngan.networks import Discriminator, Generator
 from keras_attngan.training.schedule import make_adam
+from keras_attngan.training.strategy import precision_policy, use_xla
 from keras_attngan.training.trainer import GANTrainer
 
 
@@ -20,8 +22,15 @@ def build_discriminator(model_cfg):
                          attention=m.d_attention.to_dict(), name="discriminator")
 
 
-def build_trainer(config):
-    """G, D, G_ema (initialised to G) and the compiled :class:`GANTrainer`, initialised from config.seed."""
+def build_trainer(config, strategy=None):
+    """G, D, G_ema (initialised to G) and the compiled :class:`GANTrainer`, initialised from config.seed,
+    with their variables on ``strategy`` (default: the current one) and ``train.precision``'s policy."""
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope(), precision_policy(config.train.precision):
+        return _build_trainer(config, strategy)
+
+
+def _build_trainer(config, strategy):
     t = config.train
     keras.utils.set_random_seed(config.seed)  # the initial weights follow the run's seed
     G = build_generator(config.model)
@@ -32,11 +41,13 @@ def build_trainer(config):
                          warmup_kimg=config.loss.warmup_kimg, r1_gamma=t.r1_gamma, r1_interval=t.r1_interval,
                          pl_weight=t.pl_weight, pl_interval=t.pl_interval, pl_decay=t.pl_decay,
                          pl_batch_shrink=t.pl_batch_shrink, ema_kimg=t.ema_kimg,
-                         ema_rampup=t.ema_rampup or None, seed=config.seed, xla=t.xla)
+                         ema_rampup=t.ema_rampup or None, seed=config.seed, xla=use_xla(t.xla, strategy))
     trainer.global_batch = t.batch_size
+    # mixed_float16: dynamic loss scaling (skips steps with inf/NaN gradients, adjusts the scale).
+    scaled = (keras.optimizers.LossScaleOptimizer if t.precision == "mixed_float16" else (lambda o: o))
+    g_reg = t.pl_interval if t.pl_weight else 0
+    d_reg = t.r1_interval if t.r1_gamma else 0
     trainer.compile(
-        g_optimizer=make_adam(t.g_lr, t.beta1, t.beta2, t.adam_epsilon, reg_interval=t.pl_interval if t.pl_weight else 0,
-                              name="g_adam"),
-        d_optimizer=make_adam(t.d_lr, t.beta1, t.beta2, t.adam_epsilon, reg_interval=t.r1_interval if t.r1_gamma else 0,
-                              name="d_adam"))
+        g_optimizer=scaled(make_adam(t.g_lr, t.beta1, t.beta2, t.adam_epsilon, g_reg, name="g_adam")),
+        d_optimizer=scaled(make_adam(t.d_lr, t.beta1, t.beta2, t.adam_epsilon, d_reg, name="d_adam")))
     return trainer

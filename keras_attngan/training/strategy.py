@@ -40,22 +40,35 @@ def make_strategy(name="auto", tpu="", devices=None, resolver_fn=tpu_resolver):
         if name == "tpu":
             raise ValueError("train.strategy='tpu' but no TPU was found: run on a Cloud TPU VM or set "
                              "train.tpu to the TPU's name or grpc:// address")
-    if name == "mirrored" or (name == "auto" and len(tf.config.list_logical_devices("GPU")) > 1):
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "mirrored" or (name == "auto" and len(gpus) > 1):
+        if devices is None and not gpus:  # CPU-only: one replica per logical CPU (see --logical_cpus)
+            devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
     return tf.distribute.get_strategy()
 
 
+_XLA_VALUES = {"auto": None, "on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+
+
+def parse_xla(xla):
+    """``train.xla`` as True, False or None (auto); accepts on/off/true/false/auto and booleans."""
+    if isinstance(xla, bool):
+        return xla
+    key = str(xla).strip().lower()
+    if key not in _XLA_VALUES:
+        raise ValueError(f"train.xla={xla!r} must be one of auto, on, off")
+    return _XLA_VALUES[key]
+
+
 def use_xla(xla, strategy):
-    """``train.xla``: True/False, or "auto" = on where it speeds training up (GPUs), off on CPU, where
-    XLA compiled the convolutions slower (README, Benchmarks). Under TPUStrategy every step is compiled
-    by XLA anyway, so no inner jit is added."""
+    """Whether the per-replica forward/backward passes are XLA-compiled: ``train.xla`` on/off, or auto
+    = on where it speeds training up (GPUs), off on CPU, where XLA compiled the convolutions slower
+    (README, Benchmarks). Under TPUStrategy every step is compiled by XLA anyway: no inner jit."""
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return False
-    if isinstance(xla, str):
-        if xla != "auto":
-            raise ValueError(f"train.xla must be True, False or 'auto', got {xla!r}")
-        return bool(tf.config.list_logical_devices("GPU"))
-    return bool(xla)
+    value = parse_xla(xla)
+    return bool(tf.config.list_logical_devices("GPU")) if value is None else value
 
 
 def check_precision(precision):
