@@ -1,10 +1,13 @@
-"""Times the training step (G main + D main, lazy R1 at its schedule, EMA) and prints img/s.
+"""Times the training step (G main + D main, lazy regularizers at their schedule, EMA) and prints img/s.
 
-    python bench/train_step.py --config=configs/demo.py --steps=20
-    python bench/train_step.py --config=configs/bench_32.py --config.train.batch_size=16 --xla
+    python bench/train_step.py --config=configs/bench_32.py --config.loss.name=dual_contrastive
+    python bench/train_step.py --config=configs/bench_32.py --xla=on --precision=mixed_bfloat16
+    python bench/train_step.py --config=configs/bench_32.py --strategy=mirrored --logical_cpus=2
+    python bench/train_step.py --config=configs/bench_32.py --profile=/tmp/prof   # where the time goes
 
 Random reals are fed, so only the step is measured (not the input pipeline). Prints parameter counts,
-mean step time over the timed steps (after warm-up steps that include tracing/compilation) and img/s.
+mean step time over the timed steps (after warm-up steps that include tracing/compilation), img/s, the
+model FLOPs of the step and the share of this machine's measured fp32 matmul peak they reach.
 """
 
 import os
@@ -13,42 +16,67 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
-
-from bench.common import forward_flops, matmul_peak, time_train_steps  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/demo.py", "Config file.")
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed steps.")
 _WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed steps first (tracing, compilation).")
-_XLA = flags.DEFINE_bool("xla", None, "Override train.xla.")
+_STRATEGY = flags.DEFINE_enum("strategy", None, ["auto", "default", "mirrored", "tpu"], "Override train.strategy.")
+_XLA = flags.DEFINE_enum("xla", None, ["auto", "on", "off"], "Override train.xla.")
+_PRECISION = flags.DEFINE_enum("precision", None, ["float32", "mixed_bfloat16", "mixed_float16"],
+                               "Override train.precision.")
+_LOGICAL_CPUS = flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into N logical devices (N replicas "
+                                     "for --strategy=mirrored without GPUs).")
+_PROFILE = flags.DEFINE_string("profile", "", "Also trace a few steps into this directory and print the op-time "
+                               "breakdown.")
 
 
 def main(argv):
     del argv
+    import tensorflow as tf
+
+    if _LOGICAL_CPUS.value:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * _LOGICAL_CPUS.value)
+    from bench.common import forward_flops, matmul_peak, train_step_timer
     from keras_attngan.config import validate
     from keras_attngan.training.setup import build_trainer
+    from keras_attngan.training.strategy import check_batch, make_strategy, use_xla
 
     config = _CONFIG.value
-    if _XLA.value is not None:
-        config.train.xla = _XLA.value
+    for flag, key in ((_STRATEGY, "strategy"), (_XLA, "xla"), (_PRECISION, "precision")):
+        if flag.value is not None:
+            config.train[key] = flag.value
     validate(config)
-    m, b = config.model, config.train.batch_size
-    trainer = build_trainer(config)
-    dt = time_train_steps(trainer, config, _STEPS.value, _WARMUP.value)
-    print(f"resolution {m.resolution} channels {m.img_channels} batch {b} xla {config.train.xla} "
-          f"r1_interval {config.train.r1_interval}")
+    t, m, b = config.train, config.model, config.train.batch_size
+    strategy = make_strategy(t.strategy, t.tpu)
+    check_batch(b, strategy, m.mbstd_group)
+    trainer = build_trainer(config, strategy)
+    timer = train_step_timer(trainer, config, _WARMUP.value)
+    dt = timer(_STEPS.value)
+    print(f"resolution {m.resolution} channels {m.img_channels} batch {b} loss {config.loss.name} "
+          f"strategy {type(strategy).__name__} x{strategy.num_replicas_in_sync} xla {use_xla(t.xla, strategy)} "
+          f"precision {t.precision} r1_interval {t.r1_interval if t.r1_gamma else 0} "
+          f"pl_interval {t.pl_interval if t.pl_weight else 0}")
     print(f"params G {trainer.generator.count_params() / 1e6:.2f}M D {trainer.discriminator.count_params() / 1e6:.2f}M")
     print(f"step {dt * 1000:.1f} ms  {b / dt:.1f} img/s")
-    # Model FLOPs of a D+G step: G step = G fwd+bwd (3 G) + D fwd + input-grad (2 D);
-    # D step = G fwd (1 G) + D fwd+bwd on reals and fakes (6 D). Lazy regularization not counted.
-    g = forward_flops(lambda z: trainer.generator(z, noise_mode="const"), tf.TensorSpec([1, m.z_dim]))
-    d = forward_flops(trainer.discriminator, tf.TensorSpec([4, m.resolution, m.resolution, m.img_channels])) / 4
-    step_flops = b * (4 * g + 8 * d)
+    # Model FLOPs of a D+G step: G step = G fwd+bwd (3 G) + D fwd + input-grad (2 D) [+ D fwd on reals for
+    # the contrastive loss]; D step = G fwd (1 G) + D fwd+bwd on reals and fakes (6 D). Lazy regs not counted.
+    with strategy.scope():
+        g = forward_flops(lambda z: trainer.generator(z, noise_mode="const"), tf.TensorSpec([1, m.z_dim]))
+        d = forward_flops(trainer.discriminator, tf.TensorSpec([4, m.resolution, m.resolution, m.img_channels])) / 4
+    d_passes = 9 if trainer.loss_pair.g_needs_reals else 8
+    step_flops = b * (4 * g + d_passes * d)
     peak = matmul_peak()
-    print(f"forward GFLOP/img: G {g / 1e9:.2f} D {d / 1e9:.2f}; D+G step {step_flops / 1e9:.0f} GFLOP; "
-          f"matmul peak {peak / 1e9:.0f} GFLOP/s; step reaches {step_flops / dt / peak:.0%} of it")
+    print(f"forward GFLOP/img: G {g / 1e9:.3f} D {d / 1e9:.3f}; D+G step {step_flops / 1e9:.0f} GFLOP "
+          f"(4 G + {d_passes} D per image); matmul peak {peak / 1e9:.0f} GFLOP/s; "
+          f"step reaches {step_flops / dt / peak:.0%} of it")
+    if _PROFILE.value:
+        from bench.profiling import op_times, summary, trace
+
+        for line in summary(op_times(trace(lambda: timer(3), _PROFILE.value))):
+            print(line)
 
 
 if __name__ == "__main__":
