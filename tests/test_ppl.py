@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_attngan.metrics.ppl import lerp, perceptual_path_length, path_length_samples, reject_outliers_mean, slerp
+from keras_attngan.metrics.ppl import (lerp, perceptual_path_length, path_length_samples, ppl_images,
+                                      reject_outliers_mean, slerp)
 from keras_attngan.networks import Generator
 
 
@@ -48,3 +49,14 @@ def test_ppl_is_finite_and_zero_for_a_constant_generator(generator):
     assert const == 0.0
     with pytest.raises(ValueError, match="space"):
         path_length_samples(generator, squared_l2, 2, space="x")
+
+
+def test_ppl_images_downsample_above_256_and_repeat_grayscale():
+    """As NVlabs: an integer-factor box filter (area) to 256 when larger, grayscale to RGB, no clipping."""
+    x = np.random.RandomState(0).uniform(-1.2, 1.2, (2, 512, 512, 1)).astype(np.float32)
+    y = ppl_images(x).numpy()
+    want = x.reshape(2, 256, 2, 256, 2, 1).mean(axis=(2, 4))
+    assert y.shape == (2, 256, 256, 3)
+    np.testing.assert_allclose(y, np.repeat(want, 3, axis=-1), rtol=0, atol=1e-6)
+    small = np.random.RandomState(1).uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)
+    np.testing.assert_array_equal(ppl_images(small).numpy(), small)

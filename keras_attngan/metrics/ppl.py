@@ -63,3 +63,29 @@ def perceptual_path_length(generator, distance_fn, num_samples=50_000, space="w"
     """PPL as NVlabs reports it (``ppl_wend``: space='w', sampling='end')."""
     return reject_outliers_mean(path_length_samples(generator, distance_fn, num_samples, space, sampling,
                                                     epsilon, batch_size, seed))
+
+
+def ppl_images(img, max_size=256):
+    """Generator images as NVlabs' PPL feeds them to LPIPS: box-downsampled by an integer factor when larger
+    than 256 (area averaging; no face crop), grayscale repeated to RGB, range [-1, 1] kept (not clipped)."""
+    img = tf.convert_to_tensor(img, tf.float32)
+    factor = int(img.shape[1]) // max_size
+    if factor > 1:
+        img = tf.nn.avg_pool2d(img, factor, factor, "VALID")
+    return tf.repeat(img, 3, axis=-1) if img.shape[-1] == 1 else img
+
+
+class LPIPSDistance:
+    """The protocol's PPL distance: LPIPS(ppl_images(img0), ppl_images(img1)), run under ``strategy`` (default:
+    the current one) with the pairs split across its replicas."""
+
+    def __init__(self, lpips, strategy=None):
+        from keras_attngan.metrics.distributed import ReplicaMap
+        self.lpips = lpips
+        self._map = ReplicaMap(self._replica_fn, strategy)
+
+    def _replica_fn(self, img0, img1):
+        return self.lpips(ppl_images(img0), ppl_images(img1))
+
+    def __call__(self, img0, img1):
+        return self._map(img0, img1)
