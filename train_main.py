@@ -3,8 +3,11 @@
     python train_main.py --config=configs/demo.py --workdir=runs/demo
     python train_main.py --config=configs/fashion_mnist.py --config.train.batch_size=16 --workdir=W
 
+    python train_main.py --config=configs/demo.py --config.train.strategy=mirrored --logical_cpus=2 --workdir=W
+
 Re-running with the same --workdir resumes from its latest checkpoint. --dry_run prints the resolved
-config and exits.
+config and exits. --logical_cpus=N splits the CPU into N logical devices (before TensorFlow starts), so
+``train.strategy=mirrored`` runs N replicas on a machine without GPUs: for trying distribution out.
 """
 
 import os
@@ -18,6 +21,17 @@ from ml_collections import config_flags  # noqa: E402
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/demo.py", "Path to a config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, samples, logs, config.json.")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Print the resolved config and exit.")
+_LOGICAL_CPUS = flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into N logical devices (N replicas for "
+                                     "train.strategy=mirrored without GPUs); 0: leave the devices alone.",
+                                     lower_bound=0)
+
+
+def split_cpu(n):
+    """N logical CPU devices; must run before TensorFlow initialises its devices."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
 
 
 def main(argv):
@@ -28,6 +42,8 @@ def main(argv):
     from keras_attngan.training.checkpoint import CheckpointError
 
     config = _CONFIG.value
+    if _LOGICAL_CPUS.value:
+        split_cpu(_LOGICAL_CPUS.value)
     try:
         validate(config)
         if _DRY_RUN.value:

@@ -33,6 +33,10 @@ def test_dry_run_prints_resolved_config_with_overrides():
     ("--config.model.resolution=48", "power of two"),
     ("--config.loss.name=nope", "unknown loss"),
     ("--config.data.source=/no/such/dir", "/no/such/dir"),
+    ("--config.train.strategy=gpus", "train.strategy='gpus' is not one of"),
+    ("--config.train.precision=fp8", "train.precision='fp8' is not one of"),
+    ("--config.train.xla=maybe", "must be one of auto, on, off"),
+    ("--config.train.strategy=tpu", "no TPU was found"),
 ])
 def test_bad_config_is_one_clear_line(tmp_path, flag, message):
     r = run_main(*TINY, flag, f"--workdir={tmp_path / 'w'}")
@@ -68,3 +72,19 @@ def test_train_writes_run_files_and_resumes(tmp_path):
     r = run_main(*TINY, "--config.model.fmap_max=8", f"--workdir={workdir}")
     assert r.returncode == 2
     assert "model.fmap_max=16" in r.stderr and "--workdir" in r.stderr
+
+
+def test_train_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    """The whole loop (fit on a distributed dataset, callbacks, checkpoints, samples) with 2 replicas."""
+    workdir = tmp_path / "mirrored"
+    r = run_main(*TINY, "--config.train.batch_size=8", "--config.train.tick_kimg=0.016",
+                 "--config.train.ckpt_kimg=0.016", "--config.train.sample_kimg=0.016", "--config.train.total_kimg=0.016",
+                 "--config.train.strategy=mirrored", "--logical_cpus=2", f"--workdir={workdir}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "MirroredStrategy: 2 replicas x 4 images" in r.stdout
+    ticks = [json.loads(line) for line in open(workdir / "stats.jsonl")]
+    assert ticks[-1]["step"] == 2 and ticks[-1]["d_loss"] == ticks[-1]["d_loss"]
+    assert any(name.startswith("ckpt-2") for name in os.listdir(workdir / "checkpoints"))
+    r = run_main(*TINY, "--config.train.batch_size=7", "--config.model.mbstd_group=1",
+                 "--config.train.strategy=mirrored", "--logical_cpus=2", f"--workdir={tmp_path / 'odd'}")
+    assert r.returncode == 2 and "divisible by the 2 replicas" in r.stderr, r.stderr[-2000:]

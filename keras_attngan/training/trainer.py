@@ -71,6 +71,12 @@ class GANTrainer(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
+    def _maybe_symbolic_build(self, *args, **kwargs):
+        # Under a strategy Keras would build the model by tracing call() on a data batch it takes from
+        # the iterator (one batch lost). G, D and both optimizers are built explicitly instead, and
+        # call() maps latents, not images.
+        return None
+
     @property
     def metrics(self):
         return list(self.trackers.values())
