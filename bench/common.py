@@ -26,9 +26,10 @@ def matmul_peak(n=4096, iters=5):
     return 2 * n ** 3 * iters / (time.perf_counter() - t0)
 
 
-def time_train_steps(trainer, config, steps, warmup=3):
-    """Mean seconds per training step on a fixed random batch (measures the step, not the input
-    pipeline); the first ``warmup`` steps (tracing, compilation) are not timed."""
+def train_step_timer(trainer, config, warmup=3):
+    """A function ``timer(steps)`` -> mean seconds per training step on a fixed random batch (measures
+    the step, not the input pipeline). The first ``warmup`` steps (tracing, compilation) run here,
+    untimed; call ``timer`` repeatedly to interleave the rounds of several trainers."""
     m, b = config.model, config.train.batch_size
     reals = np.random.RandomState(0).uniform(-1, 1, (b, m.resolution, m.resolution, m.img_channels))
     dataset = tf.data.Dataset.from_tensors(reals.astype(np.float32)).repeat()
@@ -37,8 +38,18 @@ def time_train_steps(trainer, config, steps, warmup=3):
     for _ in range(warmup):
         fn(iterator)
     float(fn(iterator)["d_loss"])  # wait for the device
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        logs = fn(iterator)
-    float(logs["d_loss"])
-    return (time.perf_counter() - t0) / steps
+
+    def timer(steps):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            logs = fn(iterator)
+        float(logs["d_loss"])
+        return (time.perf_counter() - t0) / steps
+
+    return timer
+
+
+def time_train_steps(trainer, config, steps, warmup=3):
+    """Mean seconds per training step on a fixed random batch (measures the step, not the input
+    pipeline); the first ``warmup`` steps (tracing, compilation) are not timed."""
+    return train_step_timer(trainer, config, warmup)(steps)

@@ -167,6 +167,42 @@ def test_san_xla_and_gradients():
         np.testing.assert_allclose(gx.numpy(), ge.numpy(), atol=1e-3, rtol=1e-3)
 
 
+def literal_san(layer, k_in, q_in, v_in, res):
+    """The layer computed literally: Eq. 4 and Eq. 6 with tf.image.extract_patches of K and V."""
+    w = layer.kernel_from_patches(k_in, q_in)
+    return layer.aggregate_from_patches(w, layer.value_conv(v_in)) + res
+
+
+@pytest.mark.parametrize("s,sp,c", [(3, 2, 8), (4, 1, 8), (7, 8, 16)])
+def test_san_fast_path_matches_extract_patches_with_gradients(s, sp, c):
+    """The s x s convolution form of FC1 and the XLA aggregation with its hand-written backward give the
+    literal extract_patches computation, its gradients and its gradients of gradients (R1, path length)."""
+    t_pri, t_ref = tf.constant(rand(2, 9, 9, c, seed=8)), tf.constant(rand(2, 9, 9, c, seed=9))
+    layer = SANAttention(patch_size=s, share_planes=sp)
+    srcs = reference_sources("eq10", t_pri, t_ref)
+    layer(*srcs[:3], residual=srcs[3])
+    np.testing.assert_allclose(layer.attention_kernel(*srcs[:2]).numpy(),
+                               layer.kernel_from_patches(*srcs[:2]).numpy(), atol=1e-5, rtol=1e-4)
+
+    def grads(fn, a, b):
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch([a, b])
+                k, q, v, r = reference_sources("eq10", a, b)
+                y = fn(layer, k, q, v, r)
+                loss = tf.reduce_sum(tf.square(y) * tf.sin(y))
+            g = inner.gradient(loss, [a, b] + layer.trainable_weights)
+            penalty = tf.reduce_sum(tf.square(g[0])) + tf.reduce_sum(tf.square(g[1]))
+        return [y] + g + outer.gradient(penalty, layer.trainable_weights)
+
+    fast = grads(lambda lyr, *xs: lyr(*xs[:3], residual=xs[3]), t_pri, t_ref)
+    literal = grads(literal_san, t_pri, t_ref)
+    assert len(fast) == 1 + 2 + 10 + 10
+    for f, l in zip(fast, literal):
+        assert f is not None and np.abs(f.numpy()).max() > 0
+        np.testing.assert_allclose(f.numpy(), l.numpy(), atol=1e-3 * np.abs(l.numpy()).max(), rtol=1e-3)
+
+
 def test_san_get_config_round_trip():
     layer = SANAttention(patch_size=5, kq_channels=3, hidden_channels=10, share_planes=4, kernel_gain=0.5,
                          name="san")
