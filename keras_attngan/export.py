@@ -14,7 +14,7 @@ import re
 import keras
 import tensorflow as tf
 
-rom keras_attngan.rng import ALG
+from keras_attngan.rng import ALG
 
 
 def to_uint8_tensor(images):
