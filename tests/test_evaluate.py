@@ -125,6 +125,9 @@ def test_statistics_under_mirrored_strategy_equal_single_device(evaluator, mirro
     e1 = Evaluator(evaluator.config, evaluator.generator, evaluator.discriminator, feature_net=standin_features,
                    batch_size=75, feature_net_id="standin")
     assert e2.strategy is mirrored and e1.strategy.num_replicas_in_sync == 1
+    with mirrored.scope():  # a generator built under a strategy (as in training) brings it along
+        g = build_trainer(evaluator.config).g_ema
+    assert Evaluator(evaluator.config, g).strategy is mirrored
     for fn in ("_inception", "_d_features"):
         for batches in ("real_batches", "fake_batches"):
             s1 = e1._accumulate(getattr(e1, batches)(300), getattr(e1, fn), True)

@@ -27,8 +27,8 @@ class Evaluator:
 
     ``feature_net``: a callable uint8/float [0, 255] NHWC images -> [N, F] features (the Inception
     network of ``keras_attngan.metrics.inception``, loaded lazily when None).
-    ``strategy``: the ``tf.distribute`` strategy the feature networks run under (None: the current one,
-    ``tf.distribute.get_strategy()``, looked up when the evaluator is made).
+    ``strategy``: the ``tf.distribute`` strategy the feature networks run under (None: the one the generator's
+    variables were created under, as during training, else the current one, ``tf.distribute.get_strategy()``).
     ``ppl_distance``: (img0, img1) -> [N] perceptual distances for PPL; None builds LPIPS-VGG16 from
     ``lpips_weights`` (paths, or a comma-separated string; None: $KERAS_ATTNGAN_LPIPS / the lpips package,
     see ``keras_attngan.metrics.lpips``) when a PPL metric is first asked for. ``ppl_num_samples`` overrides
@@ -41,7 +41,7 @@ class Evaluator:
         self.config, self.generator, self.discriminator = config, generator, discriminator
         self._feature_net, self.feature_net_id = feature_net, feature_net_id
         self.cache_dir, self.batch_size, self.psi, self.seed = cache_dir, int(batch_size), float(psi), int(seed)
-        self.strategy = strategy or tf.distribute.get_strategy()
+        self.strategy = strategy or _variables_strategy(generator) or tf.distribute.get_strategy()
         self.ppl_distance = ppl_distance  # (img0, img1) -> [N] perceptual distances (LPIPS in the protocol)
         self.lpips_weights, self.ppl_num_samples = lpips_weights, ppl_num_samples
         self._maps = {}
@@ -175,6 +175,15 @@ class Evaluator:
             raise ValueError(f"{spec.name}: unknown metric kind {spec.kind!r}")
         return {"metric": spec.name, "results": {k: float(v) for k, v in results.items()},
                 "seconds": round(time.time() - t0, 2)}
+
+
+def _variables_strategy(model):
+    """The strategy a Keras model's variables were created under (a MirroredVariable's), else None."""
+    for w in getattr(model, "weights", [])[:1]:
+        strategy = getattr(getattr(w, "value", w), "distribute_strategy", None)
+        if isinstance(strategy, tf.distribute.Strategy):
+            return strategy
+    return None
 
 
 def append_jsonl(path, row):
