@@ -1,8 +1,8 @@
 """Where a training step's time goes: a TF profiler trace summarised by op type.
 
-The trace's host plane has one event per executed TF op ("scope/name:OpType") on the executor threads;
-XLA-compiled clusters appear as single ops (XlaLaunch / _XlaRun). Durations of ops that ran in parallel
-add up, so the shares are of total op time, not of wall time.
+The trace's host plane has one event per executed TF op ("scope/name:OpType") on the executor threads,
+and one per XLA thunk ("convolution.8", "fusion.12", ...) on the Eigen threads for XLA-compiled code.
+Durations of ops that ran in parallel add up, so the shares are of total op time, not of wall time.
 """
 
 import collections
@@ -16,7 +16,8 @@ GROUPS = {
     "convolution (forward)": ("Conv2D", "FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"),
     "convolution (backward)": ("Conv2DBackpropInput", "Conv2DBackpropFilter",
                                "DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter"),
-    "matmul": ("MatMul", "FusedMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum"),
+    "convolution (XLA, fwd + bwd)": ("xla:convolution", "xla:depthwise"),
+    "matmul": ("MatMul", "FusedMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "xla:dot", "xla:gemm"),
     "XLA clusters": ("XlaLaunch", "_XlaRun", "_XlaCompile", "XlaLaunchV2"),
     "collectives": ("CollectiveReduceV2", "CollectiveGatherV2", "NcclAllReduce", "CollectiveBcastSendV2"),
     "random numbers": ("StatelessRandomNormalV2", "StatelessRandomUniformV2", "StatelessRandomGetKeyCounter"),
@@ -24,11 +25,16 @@ GROUPS = {
 }
 
 
+RUNTIME_EVENTS = {"BlockUntilReady"}  # waiting, not work
+
+
 def op_type_of(event_name):
     """"scope/name:_MklNativeConv2D" -> "Conv2D" (oneDNN variants counted as the op they implement);
     None for executor bookkeeping events ("ExecutorState::Process")."""
-    if "::" in event_name or ":" not in event_name:
+    if "::" in event_name:
         return None
+    if ":" not in event_name:  # an XLA thunk: "convolution.8" -> "xla:convolution"
+        return None if event_name in RUNTIME_EVENTS else "xla:" + event_name.split(".")[0]
     op = event_name.rsplit(":", 1)[1]
     for prefix in ("_MklNative", "_Mkl", "_"):
         if op.startswith(prefix) and op not in GROUPS["XLA clusters"]:
@@ -39,9 +45,9 @@ def op_type_of(event_name):
 
 def group_of(op_type):
     for group, types in GROUPS.items():
-        if op_type in types:
+        if op_type in types or (op_type.startswith("xla:") and op_type.startswith(types)):
             return group
-    return "element-wise and other"
+    return "element-wise (XLA fused)" if op_type.startswith("xla:") else "element-wise and other"
 
 
 def trace(fn, logdir):
