@@ -1,5 +1,6 @@
 """Perceptual path length with a stand-in distance (the LPIPS weights are given by file in real use)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,13 +16,13 @@ def squared_l2(a, b):
 
 @pytest.fixture(scope="module")
 def generator():
-    tf.random.set_seed(0)
+    keras.utils.set_random_seed(0)  # Keras initializers: the same weights whatever ran before in the process
     return Generator(16, 1, z_dim=8, w_dim=8, mapping_layers=2, fmap_base=64, fmap_max=16)
 
 
 def test_ppl_wend_equals_squared_jacobian_norm_along_the_path(generator):
     """With d = squared L2, d / eps^2 -> |J_w (w1 - w0)|^2 at t = 0: check against autodiff (JVP)."""
-    vals = path_length_samples(generator, squared_l2, 4, space="w", sampling="end", epsilon=1e-3, batch_size=4)
+    vals = path_length_samples(generator, squared_l2, 4, space="w", sampling="end", epsilon=1e-4, batch_size=4)
     rng = np.random.RandomState(0)
     z = tf.constant(rng.randn(8, 8).astype(np.float32))
     rng.uniform(size=4)  # t draws (all zero for 'end')
