@@ -64,9 +64,9 @@ def test_xla_equals_no_xla():
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_trains(precision):
     import keras
-    config = tiny_config(resolution=8, batch_size=4, precision=precision)
+    config = tiny_config(resolution=8, batch_size=8, precision=precision)
     config.loss.name = "dual_contrastive"
-    trainer = build_trainer(config)
+    trainer = build_trainer(config, mirrored())  # loss scaling and the gathers across 2 replicas too
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
     G, D = trainer.generator, trainer.discriminator
     assert G.synthesis.blocks[1].conv1.compute_dtype == precision.split("_")[1]
