@@ -26,20 +26,13 @@ _LOGICAL_CPUS = flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into N lo
                                      lower_bound=0)
 
 
-def split_cpu(n):
-    """N logical CPU devices; must run before TensorFlow initialises its devices."""
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}: pass options as --flag=value")
     from keras_attngan.config import validate
     from keras_attngan.data import DataError
     from keras_attngan.training.checkpoint import CheckpointError
+    from keras_attngan.training.strategy import split_cpu
 
     config = _CONFIG.value
     if _LOGICAL_CPUS.value:

@@ -52,8 +52,3 @@ def train_step_timer(trainer, config, warmup=3):
 
     return timer
 
-
-def time_train_steps(trainer, config, steps, warmup=3):
-    """Mean seconds per training step on a fixed random batch (measures the step, not the input
-    pipeline); the first ``warmup`` steps (tracing, compilation) are not timed."""
-    return train_step_timer(trainer, config, warmup)(steps)

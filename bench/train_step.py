@@ -36,13 +36,13 @@ def main(argv):
     del argv
     import tensorflow as tf
 
+    from keras_attngan.training.strategy import check_batch, make_strategy, split_cpu, use_xla
+
     if _LOGICAL_CPUS.value:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * _LOGICAL_CPUS.value)
+        split_cpu(_LOGICAL_CPUS.value)
     from bench.common import forward_flops, matmul_peak, train_step_timer
     from keras_attngan.config import validate
     from keras_attngan.training.setup import build_trainer
-    from keras_attngan.training.strategy import check_batch, make_strategy, use_xla
 
     config = _CONFIG.value
     for flag, key in ((_STRATEGY, "strategy"), (_XLA, "xla"), (_PRECISION, "precision")):

@@ -8,7 +8,7 @@ import ml_collections
 
 from keras_attngan import losses
 from keras_attngan.networks.widths import check_resolution
-from keras_attngan.training.strategy import STRATEGIES, check_precision, parse_xla
+from keras_attngan.training.strategy import check_precision, check_strategy, parse_xla
 
 
 def default_config():
@@ -130,8 +130,7 @@ def validate(config):
                              f"train.tick_kimg={t.tick_kimg}")
     if t.total_kimg <= 0:
         raise ValueError(f"train.total_kimg must be positive, got {t.total_kimg}")
-    if t.strategy not in STRATEGIES:
-        raise ValueError(f"train.strategy={t.strategy!r} is not one of {STRATEGIES}")
+    check_strategy(t.strategy)
     check_precision(t.precision)
     parse_xla(t.xla)
     if config.data.fit not in ("resize", "pad"):

@@ -59,7 +59,7 @@ class SynthesisBlock(keras.layers.Layer):
     def noise_layers(self):
         return [c.noise for c in self.convs() if isinstance(c, ModulatedConv2D) and c.use_noise]
 
-    def call(self, x, img, ws, noise_mode="random", seed=None, noise=None):
+    def call(self, x, img, ws, noise_mode="random", noise=None):
         """x: features of the previous block (ignored for 4x4), img: running RGB image or None,
         ws: [B, num_conv + 1, w_dim], noise: None or one noise image per layer of ``noise_layers()``."""
         if self.is_first:
@@ -68,7 +68,7 @@ class SynthesisBlock(keras.layers.Layer):
         for i, conv in enumerate(self.convs()):
             if isinstance(conv, ModulatedConv2D):
                 given = noise.pop(0) if noise and conv.use_noise else None
-                x = conv(x, ws[:, i], noise_mode=noise_mode, seed=fold_seed(seed, i), noise=given)
+                x = conv(x, ws[:, i], noise_mode=noise_mode, noise=given)
             else:  # attention replacing conv1
                 x = conv(x)
         y = self.torgb(x, ws[:, self.num_conv])

@@ -15,6 +15,20 @@ STRATEGIES = ("auto", "default", "mirrored", "tpu")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
+def split_cpu(n):
+    """Splits the host CPU into ``n`` logical devices, so ``MirroredStrategy`` runs ``n`` replicas without
+    GPUs (for trying distribution out, and in the tests). Must run before TensorFlow initialises its
+    devices."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+
+
+def check_strategy(name):
+    if name not in STRATEGIES:
+        raise ValueError(f"train.strategy={name!r} is not one of {STRATEGIES}")
+    return name
+
+
 def tpu_resolver(tpu=""):
     """A connected TPU cluster resolver, or None when no TPU can be found."""
     try:
@@ -29,8 +43,7 @@ def tpu_resolver(tpu=""):
 def make_strategy(name="auto", tpu="", devices=None, resolver_fn=tpu_resolver):
     """The strategy for ``train.strategy`` = ``name``; ``devices`` restricts ``mirrored`` (e.g. the
     logical CPUs in tests). ``resolver_fn`` is injectable so the TPU path is testable without a TPU."""
-    if name not in STRATEGIES:
-        raise ValueError(f"train.strategy={name!r} is not one of {STRATEGIES}")
+    check_strategy(name)
     if name in ("auto", "tpu"):
         resolver = resolver_fn(tpu)
         if resolver is not None:
