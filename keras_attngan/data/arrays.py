@@ -22,6 +22,9 @@ EMBEDDED_FILE = "fashion_mnist_5k.npz"
 NPZ_KEYS = ("x", "images", "arr_0")
 _IDX_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 _GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGIC = b"PK"  # local file header PK\x03\x04, or PK\x05\x06 for an archive with no arrays
+_NPY_MAGIC = b"\x93NUMPY"
+EXPECTED_IMAGES = "uint8 images [N, H, W] or [N, H, W, 1|3|4]"
 
 
 def parse_idx_images(data: bytes, name: str) -> np.ndarray:
@@ -118,8 +121,33 @@ def check_image_array(x: np.ndarray, name: str, key: str = "") -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+def _check_npz_container(path: str) -> None:
+    """Rejects files that are not zip archives before np.load, which would misreport them.
+
+    np.load treats any non-zip, non-npy bytes as a pickle and, with allow_pickle=False, blames
+    "pickled (object) data"; a real .npy file would come back as a bare array instead of an archive.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_NPY_MAGIC))
+    except OSError as e:
+        raise DataError(f"cannot read npz {path}: {e.strerror or e}; check the path and permissions") from e
+    if head.startswith(_NPY_MAGIC):
+        raise DataError(
+            f"npz {path}: cannot read it, it is a single .npy array, not an npz archive; "
+            "re-save it with np.savez(path, x=images)"
+        )
+    if not head.startswith(_ZIP_MAGIC):
+        raise DataError(
+            f"npz {path}: cannot read it, it is not an npz (zip) archive; expected {EXPECTED_IMAGES} "
+            f"under key {'/'.join(NPZ_KEYS)}; "
+            "re-create it with np.savez(path, x=images)"
+        )
+
+
 def load_npz(path: str) -> np.ndarray:
     """Loads the image array of an .npz file from the first present key of x / images / arr_0."""
+    _check_npz_container(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.files)
@@ -127,7 +155,7 @@ def load_npz(path: str) -> np.ndarray:
             if key is None:
                 raise DataError(
                     f"npz {path}: no array under keys {'/'.join(NPZ_KEYS)} (found: {', '.join(keys) or 'none'}); "
-                    "save the images with np.savez(path, x=images)"
+                    f"expected {EXPECTED_IMAGES}; save the images with np.savez(path, x=images)"
                 )
             x = npz[key]
     except DataError:

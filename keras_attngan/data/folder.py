@@ -75,11 +75,22 @@ def find_bad_files(paths: list[str]) -> list[int]:
     return [int(i) for i in np.flatnonzero(~ok)]
 
 
+def _no_readable_image(root: str, bad_paths: list[str], skip_bad: bool) -> DataError:
+    """The error for a folder whose every image file fails to decode."""
+    first = bad_paths[0]
+    skipped = " and were skipped (data.skip_bad=True)" if skip_bad else ""
+    return DataError(
+        f"no readable image found under {root}: all {len(bad_paths)} png/jpg file(s) are unreadable{skipped} "
+        f"(first: {first}: {_decode_error(first)}); replace them with valid images or fix the path"
+    )
+
+
 def checked_image_files(root: str, subset: int = 0, skip_bad: bool = False) -> list[str]:
     """Lists images under root, keeps the first `subset` (if > 0) good ones, and handles bad files.
 
     Without skip_bad the first bad file raises a DataError naming it; with skip_bad bad files are
-    dropped and logged once. subset counts good images, so subset=N really gives N images.
+    dropped and one warning counts them (one per call, i.e. per dataset build), and a folder with no
+    readable image at all still raises. subset counts good images, so subset=N really gives N images.
     """
     paths = list_image_files(root)
     if subset > len(paths):
@@ -87,6 +98,8 @@ def checked_image_files(root: str, subset: int = 0, skip_bad: bool = False) -> l
     # Check only what may be used: the first `subset` files, plus more if some of them turn out bad.
     candidates = paths[:subset] if subset else paths
     bad = find_bad_files(candidates)
+    if len(bad) == len(paths):  # skip_bad cannot help, so do not suggest it
+        raise _no_readable_image(root, paths, skip_bad)
     if bad and not skip_bad:
         first = candidates[bad[0]]
         raise DataError(
@@ -101,10 +114,13 @@ def checked_image_files(root: str, subset: int = 0, skip_bad: bool = False) -> l
         rest_bad = set(find_bad_files(rest)) if rest else set()
         bad_names += [rest[i] for i in sorted(rest_bad)]
         good += [p for i, p in enumerate(rest) if i not in rest_bad][: subset - len(good)]
-        if len(good) < subset:
-            raise DataError(
-                f"subset={subset} is larger than the {len(good)} readable images under {root}; lower data.subset"
-            )
+    if not good:  # every file failed: an empty list would otherwise reach tf.data as a float tensor
+        raise _no_readable_image(root, bad_names, skip_bad)
+    if subset and len(good) < subset:
+        raise DataError(
+            f"subset={subset} is larger than the {len(good)} readable images under {root}; lower data.subset"
+        )
     if bad_names:
+        # Here, once per call (= once per dataset build), never per file or per epoch.
         logging.warning("skipped %d unreadable images under %s (first: %s)", len(bad_names), root, bad_names[0])
     return good

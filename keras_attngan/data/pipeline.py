@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from keras_attngan.data import arrays, folder, tfds_source
 from keras_attngan.data.sources import DataError, SourceSpec, parse_source
@@ -17,6 +18,7 @@ DEFAULT_SOURCE = "embedded"
 FITS = ("resize", "pad")
 _TFDS_SHUFFLE_BUFFER = 10_000  # tfds elements are decoded images, so the buffer is bounded
 _MAX_EMBEDDED_BYTES = 1 << 30  # arrays above this go through a generator instead of a constant
+FEW_BATCHES = 10  # a repeated source with fewer images than this many batches gets a warning (check_count)
 
 
 def check_options(resolution: int, channels: int, batch_size: int = 1, fit: str = "resize", subset: int = 0) -> None:
@@ -152,6 +154,37 @@ def open_items(spec: SourceSpec, *, subset: int, skip_bad: bool, shuffle: bool, 
     raise DataError(f"source {spec.raw!r}: unsupported kind {spec.kind!r}")
 
 
+def check_count(
+    count: int | None, batch_size: int, spec: SourceSpec, *, subset: int, repeat: bool, drop_remainder: bool
+) -> None:
+    """Refuses sources too small for one batch and warns about sources with few batches.
+
+    Rule: a source that must fill whole batches (repeat=True for training, or drop_remainder=True) with
+    fewer than `batch_size` images raises a DataError, since every batch would hold the same images
+    several times (or, without repeat, there would be no batch at all). A repeated source with fewer
+    than FEW_BATCHES (10) batches' worth of images trains, but logs one warning: batches straddling
+    the end of the shuffled source repeat images and the discriminator sees each image very often.
+    Finite, partial-batch reads (repeat=False, drop_remainder=False: evaluation, load_array) of any
+    size pass silently. Unknown counts (some tfds sources) are not checked.
+    """
+    if count is None or not (repeat or drop_remainder):
+        return
+    more = f"raise data.subset={subset} or use more images" if subset else "use a source with more images"
+    if count < batch_size:
+        consequence = "every batch would repeat images" if repeat else "drop_remainder=True leaves no batch"
+        raise DataError(
+            f"data source {spec.raw!r} has {count} image(s), fewer than batch_size={batch_size}, so {consequence}; "
+            f"lower --config.train.batch_size to at most {count} or {more}"
+        )
+    if repeat and count < FEW_BATCHES * batch_size:
+        logging.warning(
+            "data source %r has only %d images for batch_size=%d (fewer than %d batches' worth): each image comes "
+            "back every %.1f steps and may appear twice in a batch that spans two passes (D may overfit); %s or "
+            "lower --config.train.batch_size if that is not intended",
+            spec.raw, count, batch_size, FEW_BATCHES, count / batch_size, more,
+        )
+
+
 def build_dataset(
     source: str,
     resolution: int,
@@ -174,17 +207,14 @@ def build_dataset(
     first N images (deterministic order); xflip mirrors each image with probability 1/2 (stateless, from
     `seed`); shuffle uses a seeded buffer covering the whole source (10k images for tfds). Bad data raises
     DataError (a ValueError) naming the file and the fix; skip_bad=True skips undecodable image files.
+    Sources smaller than one batch are refused and sources under 10 batches warned about (check_count).
     """
     check_options(resolution, channels, batch_size, fit, subset)
     spec = parse_source(source)
     items, decode, count = open_items(
         spec, subset=subset, skip_bad=skip_bad, shuffle=shuffle, seed=seed, tfds_data_dir=tfds_data_dir
     )
-    if not repeat and drop_remainder and count is not None and count < batch_size:
-        raise DataError(
-            f"{spec.raw!r} has {count} images, fewer than batch_size={batch_size}, so drop_remainder=True leaves no "
-            "batch; lower the batch size or set drop_remainder=False"
-        )
+    check_count(count, batch_size, spec, subset=subset, repeat=repeat, drop_remainder=drop_remainder)
     if shuffle:
         buffer = count if spec.kind != "tfds" else min(count or _TFDS_SHUFFLE_BUFFER, _TFDS_SHUFFLE_BUFFER)
         items = items.shuffle(max(1, buffer), seed=seed, reshuffle_each_iteration=True)

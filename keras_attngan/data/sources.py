@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_SPLITS = ("train", "test", "all")
@@ -25,7 +26,14 @@ ACCEPTED_FORMS = (
 
 
 class DataError(ValueError):
-    """A problem with the training data, reported in one line naming the source/file and the fix."""
+    """A problem with the training data, reported in one line naming the source/file and the fix.
+
+    Line breaks (e.g. from a wrapped library message) are folded into spaces here, so every DataError
+    prints as the single `error:` line the command-line entry points show.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(re.sub(r"\s*\n\s*", " ", str(message)).strip())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,11 +71,27 @@ def _parse_fashion_mnist(raw: str, rest: str) -> SourceSpec:
     head, sep, tail = rest.rpartition(":")
     if sep and tail in FASHION_MNIST_SPLITS:
         return SourceSpec("fashion_mnist", raw, path=_expand(head), split=tail)
-    if sep and tail and not os.path.isdir(_expand(rest)):
+    bad_split = tail or rest  # without a colon, tail is the whole rest
+    # "fashion_mnist:valid" is a misspelt split, not a directory called "valid": say so, not "does not exist".
+    if not os.path.isdir(_expand(rest)) and (sep and tail or not _looks_like_path(rest)):
         raise DataError(
-            f"source {raw!r}: unknown fashion_mnist split {tail!r}; use one of {', '.join(FASHION_MNIST_SPLITS)}"
+            f"source {raw!r}: unknown fashion_mnist split {bad_split!r} (and no such directory); valid splits are "
+            f"{', '.join(FASHION_MNIST_SPLITS)} (e.g. fashion_mnist:test or fashion_mnist:/dir:test)"
         )
     return SourceSpec("fashion_mnist", raw, path=_expand(rest), split="train")
+
+
+def _unsupported_file(path: str) -> str:
+    """Why an existing non-npz file is not a source, with the conversion that fixes it (for the error)."""
+    if path.lower().endswith(".npy"):
+        return (
+            "is a .npy file, which is not supported; save it as npz, e.g. np.savez('x.npz', x=np.load('x.npy')) "
+            f"(accepted forms: {ACCEPTED_FORMS})"
+        )
+    return (
+        "is not a supported format (a single-file source must be .npz; put image files in a folder); "
+        f"accepted forms: {ACCEPTED_FORMS}"
+    )
 
 
 def _looks_like_path(text: str) -> bool:
@@ -111,6 +135,8 @@ def parse_source(source: str) -> SourceSpec:
         return SourceSpec("npz", raw, path=path)
     if os.path.isdir(path):
         return SourceSpec("folder", raw, path=path)
+    if os.path.exists(path):
+        raise DataError(f"source {raw!r}: {path} exists but {_unsupported_file(path)}")
     if _looks_like_path(raw):
         raise DataError(f"source {raw!r}: path {path} does not exist; fix the path (accepted forms: {ACCEPTED_FORMS})")
     raise DataError(f"unknown data source {raw!r}; accepted forms: {ACCEPTED_FORMS}")

@@ -8,6 +8,7 @@ offline and a silent multi-GB download at start-up is worse than a clear error.
 from __future__ import annotations
 
 import os
+import re
 
 import tensorflow as tf
 
@@ -23,6 +24,22 @@ def _short(e: Exception) -> str:
     """First line of an exception message, so tfds' long dataset listings do not flood the error."""
     text = str(e).strip().split("\n")[0]
     return text[:300]
+
+
+def _check_split(spec: SourceSpec, splits) -> None:
+    """Names the valid splits when the split string uses an unknown one (e.g. "valid" for mnist).
+
+    The split string may combine and slice splits ("train[:10%]+test"); only the names are checked.
+    Unprepared datasets have no split metadata and are left to the read error below.
+    """
+    known = sorted(splits.keys()) if splits else []
+    names = {re.sub(r"\[.*\]$", "", part).strip() for part in spec.split.split("+")}
+    unknown = sorted(n for n in names if n not in known and n != "all")  # tfds' "all" joins every split
+    if known and unknown:
+        raise DataError(
+            f"source {spec.raw!r}: unknown split {', '.join(map(repr, unknown))} of tfds dataset {spec.name!r}; "
+            f"valid splits are {', '.join(known)} (slices such as train[:10%] work too)"
+        )
 
 
 def open_tfds(
@@ -48,6 +65,7 @@ def open_tfds(
             f"source {spec.raw!r}: tfds dataset {spec.name!r} has no 'image' feature (features: "
             f"{', '.join(features.keys())}); use an image dataset"
         )
+    _check_split(spec, builder.info.splits)
     try:
         ds = builder.as_dataset(
             split=spec.split,
