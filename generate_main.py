@@ -14,22 +14,31 @@ Modes (--modes, comma-separated), each writing one file into --outdir:
   attention   attention.png: per seed, the image with the query positions marked, then the SAN attention
               map of each --positions entry (x,y in image pixels) as a heat overlay (paper Fig. 5);
               needs --workdir (a SavedModel has no attention inputs)
+
+Seeds are non-negative (as the SavedModel's from_seeds). One file holds at most 10,000 images
+(generation.MAX_IMAGES; --seeds=0-10000000 is refused before anything is made): split larger sets over
+several runs. Bad flags, and a checkpoint that does not exist or holds NaN/inf, stop with one `error:` line.
 """
 
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_attngan.cli import quiet_tensorflow
+
+quiet_tensorflow()  # before anything imports TensorFlow: hides its start-up banner (--verbose shows it)
 
 from absl import app, flags  # noqa: E402
+
+from keras_attngan.cli import fail, quiet_python_logs  # noqa: E402
 
 MODES = ("grid", "truncation", "interp", "mixing", "attention")
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run directory (its EMA generator).")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "With --workdir: checkpoint path (default: the latest).")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "With --workdir: checkpoint path or name, e.g. ckpt-4 "
+                                                      "(default: the latest).")
 _SAVED_MODEL = flags.DEFINE_string("saved_model", None, "Exported SavedModel version dir, e.g. saved_models/demo/1.")
 _OUTDIR = flags.DEFINE_string("outdir", None, "Output directory (default: <workdir>/generated, or ./generated).")
-_SEEDS = flags.DEFINE_string("seeds", "0-15", "Seeds: '0-7', '1,5,9' or '0-3,10'.")
+_SEEDS = flags.DEFINE_string("seeds", "0-15", "Seeds (non-negative): '0-7', '1,5,9' or '0-3,10'.")
 _PSI = flags.DEFINE_float("psi", 1.0, "Truncation psi for every mode except the truncation sweep.")
 _MODES = flags.DEFINE_list("modes", ["grid"], f"Comma-separated modes: {','.join(MODES)}.")
 _COLS = flags.DEFINE_integer("cols", 0, "grid: columns (0 = about square).")
@@ -43,11 +52,30 @@ _CROSSOVER = flags.DEFINE_integer("crossover", 4, "mixing: ws [0, crossover) fro
                                                   "the column seed (4 = StyleGAN's coarse styles, 4x4-8x8).")
 _POSITIONS = flags.DEFINE_string("positions", None, "attention: 'x,y;x,y' in image pixels (default: centre and "
                                                     "the upper-left quarter's centre).")
+flags.DEFINE_bool("verbose", False, "Show TensorFlow's full logs.")
+
+
+def _seeds(flag):
+    from keras_attngan.generation import parse_seeds
+
+    try:
+        return parse_seeds(flag.value)
+    except ValueError as e:
+        raise ValueError(f"--{flag.name}: {e}") from None
+
+
+def image_counts(opts, steps):
+    """Images each mode would put in its one file (checked against MAX_IMAGES before any is made)."""
+    n, positions = len(opts["seeds"]), opts["positions"] or [None, None]  # attention's default: 2 positions
+    return {"grid": n, "truncation": n * len(opts["psis"]), "interp": (n - 1) * steps,
+            "mixing": (n + 1) * (len(opts["col_seeds"]) + 1), "attention": n * (len(positions) + 1)}
 
 
 def check_flags():
     """Everything that can be checked before a model is loaded; ValueError with one line."""
-    from keras_attngan.generation import parse_floats, parse_positions, parse_seeds
+    import math
+
+    from keras_attngan.generation import MAX_IMAGES, parse_floats, parse_positions
 
     if bool(_WORKDIR.value) == bool(_SAVED_MODEL.value):
         raise ValueError("pass exactly one of --workdir=<run> or --saved_model=<saved_models/name/version>")
@@ -59,12 +87,23 @@ def check_flags():
         raise ValueError("--modes=attention needs the Python generator: pass --workdir instead of --saved_model")
     if _INTERP_SPACE.value not in ("z", "w"):
         raise ValueError(f"--interp_space must be 'z' or 'w', got {_INTERP_SPACE.value!r}")
-    seeds = parse_seeds(_SEEDS.value)
+    if _COLS.value < 0:
+        raise ValueError(f"--cols must be >= 0 (0 = about square), got {_COLS.value}")
+    if not math.isfinite(_PSI.value):
+        raise ValueError(f"--psi must be a finite number, got {_PSI.value}")
+    seeds = _seeds(_SEEDS)
     if "interp" in modes and (len(seeds) < 2 or _INTERP_STEPS.value < 2):
         raise ValueError("--modes=interp needs at least 2 --seeds and --interp_steps >= 2")
-    return dict(modes=modes, seeds=seeds, psis=parse_floats(_TRUNC_PSIS.value, "--truncation_psis"),
-                col_seeds=parse_seeds(_COL_SEEDS.value) if _COL_SEEDS.value else seeds,
+    opts = dict(modes=modes, seeds=seeds, psis=parse_floats(_TRUNC_PSIS.value, "--truncation_psis"),
+                col_seeds=_seeds(_COL_SEEDS) if _COL_SEEDS.value else seeds,
                 positions=parse_positions(_POSITIONS.value) if _POSITIONS.value else None)
+    counts = image_counts(opts, _INTERP_STEPS.value)
+    for mode in modes:
+        if counts[mode] > MAX_IMAGES:
+            raise ValueError(f"--modes={mode} would put {counts[mode]} images in one file, more than {MAX_IMAGES}: "
+                             "split --seeds over several runs, each with its own --outdir (e.g. --seeds=0-99 "
+                             "--outdir=out0, then --seeds=100-199 --outdir=out1)")
+    return opts
 
 
 def load_source():
@@ -124,6 +163,7 @@ def run(opts, source, outdir):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    quiet_python_logs()
     from keras_attngan.training.checkpoint import CheckpointError
 
     try:
@@ -132,8 +172,7 @@ def main(argv):
         outdir = _OUTDIR.value or (os.path.join(_WORKDIR.value, "generated") if _WORKDIR.value else "generated")
         run(opts, source, outdir)
     except (ValueError, FileNotFoundError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     return 0
 
 

@@ -2,10 +2,15 @@
 
 Signatures (all with the fixed 'const' noise, so equal inputs give equal images):
   serving_default: z [batch, z_dim] float32, psi [batch] float32 -> images uint8 [batch, H, W, C]
-  from_seeds:      seeds [batch] int64 (z = N(0, I) drawn statelessly from each seed) -> images
+  from_seeds:      seeds [batch] int64 >= 0 (z = N(0, I) drawn statelessly from each seed) -> images
   mapping:         z [batch, z_dim] float32 -> ws [batch, num_ws, w_dim]
   synthesis:       ws [batch, num_ws, w_dim] float32 -> images uint8
 psi is per example so TF Serving's REST "instances" rows (one z and one psi each) work.
+
+Every input is checked inside the signature, so a bad request fails with a readable message (TF Serving
+answers INVALID_ARGUMENT with it) instead of a shape error deep in the graph or black images: a wrong rank
+or shape (a rank-1 z, a scalar psi: send one psi per row), an empty batch, NaN or inf in z, psi or ws, and
+negative seeds (refused as ``generate_main.py --seeds`` refuses them, so a seed means the same image in both).
 """
 
 import os
@@ -22,42 +27,89 @@ def to_uint8_tensor(images):
     return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
 
 
+def require(tensor, *checks):
+    """``tensor``, usable only after each ``(condition(tensor) -> bool scalar, message)`` of ``checks`` held,
+    in order; else InvalidArgumentError "assertion failed: [message] [got shape] [...]".
+
+    The asserts gate the tensor (control dependencies) because TF runs independent ops in any order: a
+    failing strided slice or matmul downstream would otherwise report first. Each condition sees the
+    tensor gated by the checks before it, so a check of dimension 1 runs only once the rank is known good.
+    """
+    for condition, message in checks:
+        ok = condition(tensor)
+        with tf.control_dependencies([tf.debugging.Assert(ok, [message, "got shape", tf.shape(tensor)])]):
+            tensor = tf.identity(tensor)
+    return tensor
+
+
+def shape_is(dims, batch=None):
+    """Condition: a tensor is [batch, *dims] (any batch >= 0 unless ``batch`` is given).
+
+    Decided from the values of tf.shape, padded with -1 to a fixed length, never from the rank: inside a
+    signature tf.rank and the static shape are the declared ones (grappler folds Rank to a constant), while
+    a request can send another rank (a rank-1 z, a scalar psi)."""
+    n = len(dims) + 1
+
+    def condition(t):
+        got = tf.concat([tf.shape(t), tf.fill([n + 1], -1)], 0)[:n + 1]  # a shorter shape ends in -1 early
+        want = tf.concat([got[:1] if batch is None else tf.reshape(batch, [1]), tf.constant(dims, tf.int32),
+                          [-1]], 0)
+        return tf.logical_and(tf.reduce_all(tf.equal(got, want)), got[0] >= 0)
+
+    return condition
+
+
+def _finite(t):
+    return tf.reduce_all(tf.math.is_finite(t))
+
+
+def checked_rows(tensor, name, dims, what):
+    """``tensor`` checked to be [batch, *dims] with batch >= 1 and (floats) finite values; ``what`` is the
+    message for a wrong shape, e.g. "z must be float32 [batch, 512]"."""
+    checks = [(shape_is(dims), what), (lambda t: tf.shape(t)[0] > 0, f"{name} is empty: send at least one row")]
+    if tensor.dtype.is_floating:
+        checks.append((_finite, f"{name} holds NaN or inf: send finite values"))
+    return require(tensor, *checks)
+
+
 def latents_from_seeds(seeds, z_dim):
-    """One N(0, I) latent per int64 seed, independent of the batch it comes in."""
+    """One N(0, I) latent per int64 seed, independent of the batch it comes in. Seeds must be >= 0
+    (InvalidArgumentError otherwise), the seeds ``generate_main.py --seeds`` accepts."""
+    seeds = require(tf.cast(seeds, tf.int64), (lambda s: tf.reduce_all(s >= 0),
+                                                "seeds must be non-negative integers (0, 1, 2, ...)"))
     return tf.map_fn(lambda s: tf.random.stateless_normal([z_dim], tf.stack([s, tf.zeros_like(s)]), alg=ALG),
-                     tf.cast(seeds, tf.int64), fn_output_signature=tf.float32)
+                     seeds, fn_output_signature=tf.float32)
 
 
 def build_archive(generator):
     """A ``keras.export.ExportArchive`` with the four signatures for ``generator``."""
     z_dim, num_ws, w_dim = generator.z_dim, generator.num_ws, generator.mapping.w_dim
-
-    def check(tensor, last_dims, what):
-        # A clear message instead of a matmul shape error deep inside the graph.
-        shape = tf.shape(tensor)
-        for axis, size in enumerate(last_dims, start=1):
-            tf.debugging.assert_equal(shape[axis], size, message=f"{what}: wrong shape, see saved_model_cli")
-        return tensor
+    z_shape = f"z must be float32 [batch, {z_dim}]: one row of {z_dim} floats per image"
 
     def images(z, psi):
-        z = check(z, [z_dim], f"z must be float32 [batch, {z_dim}]")
-        tf.debugging.assert_equal(tf.shape(psi)[0], tf.shape(z)[0], message="psi must be float32 [batch], one per z")
+        z = checked_rows(z, "z", [z_dim], z_shape)
+        psi = require(psi, (shape_is([], batch=tf.shape(z)[0]), "psi must be float32 [batch]: one psi per row of z"),
+                      (_finite, "psi holds NaN or inf: send finite values"))
         ws = generator.mapping.truncate(generator.map(z), psi)
+        return {"images": to_uint8_tensor(generator.synthesis(ws, noise_mode="const"))}
+
+    def from_seeds(seeds):
+        seeds = checked_rows(seeds, "seeds", [], "seeds must be int64 [batch]")
+        return images(latents_from_seeds(seeds, z_dim), tf.ones(tf.shape(seeds), tf.float32))
+
+    def synthesis(ws):
+        ws = checked_rows(ws, "ws", [num_ws, w_dim], f"ws must be float32 [batch, {num_ws}, {w_dim}]")
         return {"images": to_uint8_tensor(generator.synthesis(ws, noise_mode="const"))}
 
     archive = keras.export.ExportArchive()
     archive.track(generator)
     archive.add_endpoint("serving_default", images, input_signature=[
         tf.TensorSpec([None, z_dim], tf.float32, name="z"), tf.TensorSpec([None], tf.float32, name="psi")])
-    archive.add_endpoint(
-        "from_seeds", lambda seeds: images(latents_from_seeds(seeds, z_dim), tf.ones(tf.shape(seeds), tf.float32)),
-        input_signature=[tf.TensorSpec([None], tf.int64, name="seeds")])
-    archive.add_endpoint("mapping", lambda z: {"ws": generator.map(check(z, [z_dim], f"z must be [batch, {z_dim}]"))},
+    archive.add_endpoint("from_seeds", from_seeds, input_signature=[tf.TensorSpec([None], tf.int64, name="seeds")])
+    archive.add_endpoint("mapping", lambda z: {"ws": generator.map(checked_rows(z, "z", [z_dim], z_shape))},
                          input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
-    archive.add_endpoint(
-        "synthesis", lambda ws: {"images": to_uint8_tensor(generator.synthesis(
-            check(ws, [num_ws, w_dim], f"ws must be float32 [batch, {num_ws}, {w_dim}]"), noise_mode="const"))},
-        input_signature=[tf.TensorSpec([None, num_ws, w_dim], tf.float32, name="ws")])
+    archive.add_endpoint("synthesis", synthesis,
+                         input_signature=[tf.TensorSpec([None, num_ws, w_dim], tf.float32, name="ws")])
     return archive
 
 

@@ -65,6 +65,40 @@ def test_wrong_shapes_are_rejected_clearly(exported):
         m.signatures["from_seeds"](seeds=tf.constant([1.5]))
 
 
+Z8 = r"z must be float32 \[batch, 8\]: one row of 8 floats per image\] \[got shape\]"
+PSI = r"psi must be float32 \[batch\]: one psi per row of z\] \[got shape\]"
+BAD_REQUESTS = {  # signature, inputs, message: what TF Serving answers (INVALID_ARGUMENT) to a bad request
+    "rank-1 z": ("serving_default", dict(z=np.zeros([8]), psi=np.ones([1])), Z8 + r" \[8\]"),
+    "rank-3 z": ("serving_default", dict(z=np.zeros([1, 1, 8]), psi=np.ones([1])), Z8 + r" \[1 1 8\]"),
+    "scalar psi": ("serving_default", dict(z=np.zeros([2, 8]), psi=np.float32(0.5)), PSI + r" \[\]"),
+    "psi [batch, 1]": ("serving_default", dict(z=np.zeros([2, 8]), psi=np.ones([2, 1])), PSI + r" \[2 1\]"),
+    "empty batch": ("serving_default", dict(z=np.zeros([0, 8]), psi=np.ones([0])), "z is empty"),
+    "NaN z": ("serving_default", dict(z=np.full([1, 8], np.nan), psi=np.ones([1])), "z holds NaN or inf"),
+    "inf psi": ("serving_default", dict(z=np.zeros([1, 8]), psi=np.float32([np.inf])), "psi holds NaN or inf"),
+    "negative seed": ("from_seeds", dict(seeds=np.int64([3, -1])), "seeds must be non-negative"),
+    "scalar seed": ("from_seeds", dict(seeds=np.int64(3)), r"seeds must be int64 \[batch\]"),
+    "no seeds": ("from_seeds", dict(seeds=np.zeros([0], np.int64)), "seeds is empty"),
+    "empty mapping": ("mapping", dict(z=np.zeros([0, 8])), "z is empty"),
+    "rank-1 ws": ("synthesis", dict(ws=np.zeros([8])), r"ws must be float32 \[batch, 6, 8\]"),
+    "NaN ws": ("synthesis", dict(ws=np.full([1, 6, 8], np.nan)), "ws holds NaN or inf"),
+}
+
+
+@pytest.fixture(scope="module")
+def loaded(exported):
+    return tf.saved_model.load(exported[1])
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_requests_fail_with_a_readable_message(loaded, case):
+    """Signature calls skip the input_signature's shape check, as TF Serving does: the signature's own
+    asserts must catch a wrong rank before any op fails deep in the graph (or makes black images)."""
+    name, inputs, message = BAD_REQUESTS[case]
+    inputs = {k: tf.constant(v, tf.int64 if k == "seeds" else tf.float32) for k, v in inputs.items()}
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"assertion failed: \\[{message}"):
+        loaded.signatures[name](**inputs)
+
+
 def test_rest_instances_body_is_accepted(exported):
     """TF Serving's row format: one {"z": [...], "psi": p} object per example, stacked per input."""
     _, path, _ = exported

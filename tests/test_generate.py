@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 
 from keras_attngan.export import export_generator, latents_from_seeds, to_uint8_tensor
-from keras_attngan.generation import (KerasSource, SavedModelSource, animation_frames, attention_figure,
-                                      interpolation_frames, kernel_norm_maps, parse_positions, parse_seeds, seed_grid,
-                                      style_mixing_grid, truncation_sweep)
+from keras_attngan.generation import (MAX_IMAGES, KerasSource, SavedModelSource, animation_frames, attention_figure,
+                                      interpolation_frames, kernel_norm_maps, parse_floats, parse_positions,
+                                      parse_seeds, seed_grid, style_mixing_grid, truncation_sweep)
 from keras_attngan.generation.attention_maps import attention_input, find_san_block, pixel_to_feature
 from keras_attngan.generation.modes import mixed_ws
 from keras_attngan.layers.attention.san import SANAttention
@@ -47,6 +47,15 @@ def test_parse_seeds():
     for bad in ("", "a", "3-1", "-2", "1,,2", "1-"):
         with pytest.raises(ValueError, match="seed list"):
             parse_seeds(bad)
+    assert len(parse_seeds(f"0-{MAX_IMAGES - 1}")) == MAX_IMAGES
+    with pytest.raises(ValueError, match="names 10000000001 seeds, more than 3: split"):
+        parse_seeds("0-9999999999,7", limit=3)  # refused before a list of 10^10 seeds is made
+    with pytest.raises(tf.errors.InvalidArgumentError, match="non-negative"):  # as from_seeds: the same seeds
+        latents_from_seeds(tf.constant([3, -1], tf.int64), 8)
+    assert parse_floats("1, 0.5,-0.5", "--x") == [1.0, 0.5, -0.5]
+    for bad in ("", "a", "1,nan", "inf"):
+        with pytest.raises(ValueError, match="bad --x .*finite numbers"):
+            parse_floats(bad, "--x")
     assert parse_positions("8,8;16, 24") == [(8, 8), (16, 24)]
     for bad in ("", "8", "8,8,8", "a,b", "8;9"):
         with pytest.raises(ValueError, match="positions"):
@@ -146,19 +155,26 @@ def test_attention_input_is_what_san_sees_and_maps_stay_in_the_window(san_g, mon
         find_san_block(plain)
 
 
+def make_run(path, config):
+    """A run directory as train_main.py leaves it, without training: writes ``<path>/config.json`` and
+    returns the freshly built trainer (save a checkpoint of it with ``Checkpointer(path, trainer).save()``)."""
+    from keras_attngan.training.setup import build_trainer
+
+    with open(os.path.join(path, "config.json"), "w") as f:
+        f.write(config.to_json_best_effort())
+    return build_trainer(config)
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A run directory with a config.json and one checkpoint of a tiny G with SAN at 8x8."""
     from keras_attngan.training.checkpoint import Checkpointer
-    from keras_attngan.training.loop import check_resume_config
-    from keras_attngan.training.setup import build_trainer
     from tests.helpers import tiny_config
 
     config = tiny_config()
     config.model.g_attention.update(type="san", resolution=8, patch_size=3, share_planes=4)
     path = str(tmp_path_factory.mktemp("run"))
-    check_resume_config(path, config)
-    trainer = build_trainer(config)
+    trainer = make_run(path, config)
     trainer.g_ema.mapping.w_avg.assign(np.full([16], 0.3, np.float32))
     Checkpointer(path, trainer).save()
     return path, trainer.g_ema

@@ -2,10 +2,11 @@
 seed grids, truncation sweeps, interpolations, style mixing and SAN attention maps."""
 
 from keras_attngan.generation.attention_maps import attention_figure, kernel_norm_maps
-from keras_attngan.generation.modes import (animation_frames, interpolation_frames, parse_floats, parse_positions,
-                                            parse_seeds, save_gif, seed_grid, style_mixing_grid, truncation_sweep)
+from keras_attngan.generation.modes import (MAX_IMAGES, animation_frames, interpolation_frames, parse_floats,
+                                            parse_positions, parse_seeds, save_gif, seed_grid, style_mixing_grid,
+                                            truncation_sweep)
 from keras_attngan.generation.sources import KerasSource, SavedModelSource
 
-__all__ = ["KerasSource", "SavedModelSource", "animation_frames", "attention_figure", "interpolation_frames",
-           "kernel_norm_maps", "parse_floats", "parse_positions", "parse_seeds", "save_gif", "seed_grid",
-           "style_mixing_grid", "truncation_sweep"]
+__all__ = ["MAX_IMAGES", "KerasSource", "SavedModelSource", "animation_frames", "attention_figure",
+           "interpolation_frames", "kernel_norm_maps", "parse_floats", "parse_positions", "parse_seeds", "save_gif",
+           "seed_grid", "style_mixing_grid", "truncation_sweep"]

@@ -13,9 +13,15 @@ from keras_attngan.metrics.ppl import lerp, slerp
 from keras_attngan.utils.images import make_grid
 
 
-def parse_seeds(text):
-    """'0-7' / '1,5,9' / '0-3,10' -> [0, 1, ...]; ValueError naming the bad part."""
-    seeds = []
+# The most images generate_main.py puts in one file (and seeds one list may name): 10,000 images are
+# already a 100 x 100 grid (2 GB in memory at 256x256 RGB); larger sets are made in several runs.
+MAX_IMAGES = 10_000
+
+
+def parse_seeds(text, limit=MAX_IMAGES):
+    """'0-7' / '1,5,9' / '0-3,10' -> [0, 1, ...]; ValueError naming the bad part. Seeds are non-negative
+    (as the SavedModel's ``from_seeds`` requires); more than ``limit`` are refused before any is listed."""
+    seeds, count = [], 0
     for part in (p.strip() for p in str(text).split(",")):
         m = part.split("-")
         try:
@@ -23,12 +29,18 @@ def parse_seeds(text):
                 lo, hi = int(m[0]), int(m[1])
                 if hi < lo:
                     raise ValueError
-                seeds.extend(range(lo, hi + 1))
+                count += hi - lo + 1
+                if count <= limit:
+                    seeds.extend(range(lo, hi + 1))
             else:
                 seeds.append(int(part))
+                count += 1
         except ValueError:
             raise ValueError(f"bad seed list {text!r} at {part!r}: use e.g. '0-7' or '1,5,9' "
                              "(non-negative integers)") from None
+    if count > limit:
+        raise ValueError(f"seed list {text!r} names {count} seeds, more than {limit}: split it into several "
+                         f"runs, e.g. '0-{limit - 1}' then '{limit}-{2 * limit - 1}'")
     if not seeds or min(seeds) < 0:
         raise ValueError(f"bad seed list {text!r}: use e.g. '0-7' or '1,5,9' (non-negative integers)")
     return seeds
@@ -51,12 +63,13 @@ def parse_positions(text):
 
 
 def parse_floats(text, what):
+    """'1,0.7,0.5' -> [1.0, 0.7, 0.5]; ValueError naming ``what`` for a bad, empty or non-finite list."""
     try:
         values = [float(v) for v in str(text).split(",") if v.strip()]
     except ValueError:
         values = []
-    if not values:
-        raise ValueError(f"bad {what} {text!r}: use comma-separated numbers, e.g. '1,0.7,0.5'")
+    if not values or not np.isfinite(values).all():
+        raise ValueError(f"bad {what} {text!r}: use comma-separated finite numbers, e.g. '1,0.7,0.5'")
     return values
 
 

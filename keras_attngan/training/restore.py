@@ -1,23 +1,39 @@
 """Restoring a finished (or running) training run from its workdir: the one path eval_main.py,
 export_main.py and generate_main.py share."""
 
+import os
+
+import tensorflow as tf
+
 from keras_attngan.training.checkpoint import Checkpointer
 from keras_attngan.training.loop import load_run_config
 from keras_attngan.training.setup import build_trainer
 
 
+def resolve_checkpoint(checkpointer, checkpoint):
+    """``checkpoint`` as given, or, when that is a bare name such as ``ckpt-4`` (what the error messages
+    list) that exists in the run's ``checkpoints`` folder, its path there."""
+    if checkpoint and "/" not in checkpoint and not tf.io.gfile.exists(checkpoint + ".index"):
+        inside = os.path.join(checkpointer.directory, checkpoint)
+        if tf.io.gfile.exists(inside + ".index"):
+            return inside
+    return checkpoint
+
+
 def restore_run(workdir, checkpoint=None):
     """(config, trainer, checkpoint path, step) of ``workdir``, restored from ``checkpoint`` (default: the
-    latest). ``trainer.g_ema`` is the EMA generator (with ``w_avg`` and the fixed noise).
+    latest; a bare name like ``ckpt-4`` is looked up in ``<workdir>/checkpoints``). ``trainer.g_ema`` is
+    the EMA generator (with ``w_avg`` and the fixed noise).
 
-    Raises ValueError when the workdir has no config or no checkpoint, CheckpointError when the checkpoint
-    does not fit the run's model.
+    Raises ValueError when the workdir has no config or no checkpoint. ``Checkpointer.restore`` raises
+    CheckpointError, one line listing the run's checkpoints, when the checkpoint does not exist, does not
+    fit the run's model, or holds NaN/inf (a diverged run: nothing is exported, sampled or evaluated from it).
     """
     config = load_run_config(workdir)
     trainer = build_trainer(config)
     checkpointer = Checkpointer(workdir, trainer)
-    path = checkpoint or checkpointer.latest
+    path = resolve_checkpoint(checkpointer, checkpoint) or checkpointer.latest
     if not path:
-        raise ValueError(f"no checkpoint in {workdir}/checkpoints: train first or pass --checkpoint")
+        raise ValueError(f"no checkpoint in {checkpointer.directory}: train first or pass --checkpoint")
     step = checkpointer.restore(path)
     return config, trainer, path, step
