@@ -25,7 +25,7 @@ quiet_tensorflow()  # before anything imports TensorFlow: hides its start-up ban
 
 from absl import app, flags  # noqa: E402
 
-from keras_attngan.cli import fail, quiet_python_logs  # noqa: E402
+from keras_attngan.cli import fail, parse_flags, quiet_python_logs  # noqa: E402
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run directory.")
 _METRICS = flags.DEFINE_list("metrics", ["fid50k_full"], "Comma-separated metric names (NVlabs style).")
@@ -71,7 +71,8 @@ def main(argv):
         specs = check_flags()
         if _INCEPTION.value:
             os.environ["KERAS_ATTNGAN_INCEPTION"] = _INCEPTION.value
-        from keras_attngan.metrics.evaluate import Evaluator, append_jsonl
+        from keras_attngan.metrics.evaluate import Evaluator
+        from keras_attngan.training.files import append_jsonl
         from keras_attngan.training.restore import restore_run
 
         config, trainer, path, step = restore_run(_WORKDIR.value, _CHECKPOINT.value)
@@ -92,4 +93,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)

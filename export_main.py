@@ -16,7 +16,7 @@ quiet_tensorflow()  # before anything imports TensorFlow: hides its start-up ban
 
 from absl import app, flags  # noqa: E402
 
-from keras_attngan.cli import fail, quiet_python_logs  # noqa: E402
+from keras_attngan.cli import fail, parse_flags, quiet_python_logs  # noqa: E402
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training run directory.")
 _NAME = flags.DEFINE_string("name", None, "Model name: saved_models/<name>/<version>/.")
@@ -46,4 +46,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)

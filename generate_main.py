@@ -29,7 +29,7 @@ quiet_tensorflow()  # before anything imports TensorFlow: hides its start-up ban
 
 from absl import app, flags  # noqa: E402
 
-from keras_attngan.cli import fail, quiet_python_logs  # noqa: E402
+from keras_attngan.cli import fail, parse_flags, quiet_python_logs  # noqa: E402
 
 MODES = ("grid", "truncation", "interp", "mixing", "attention")
 
@@ -177,4 +177,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)

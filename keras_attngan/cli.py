@@ -71,3 +71,57 @@ def fail(message):
     message = " ".join(str(message).split("\n")[0].split()) or "unknown error"
     print(f"error: {message}", file=sys.stderr, flush=True)
     return 2
+
+
+def parse_flags(argv):
+    """absl's flag parsing with one ``error:`` line (exit 2) instead of a traceback for an unknown flag,
+    an unknown config field (``--config.train.nope=1``), a bad value or a config file that fails to load."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.UnrecognizedFlagError as e:
+        name = e.flagname
+        if name.startswith("config."):
+            message = (f"unknown config field {name[len('config.'):]!r} (--{name}): --dry_run prints every "
+                       "field of the config")
+        else:
+            message = f"unknown flag --{name}: --helpfull lists the flags"
+    except flags.Error as e:
+        message = f"bad flag: {e}"
+    except Exception as e:  # noqa: BLE001 -- a config file that fails to load (missing, syntax, ...)
+        message = f"cannot load the config ({type(e).__name__}: {e}): check --config=<file.py>"
+    sys.exit(fail(message))
+
+
+def define_config_flag(default, help_text, name="config"):
+    """``config_flags.DEFINE_config_file`` whose failures are one ``error:`` line (exit 2): it applies the
+    ``--config.a.b=v`` overrides as it is defined, so an unknown field fails here, before absl runs."""
+    from ml_collections import config_flags
+
+    try:
+        return config_flags.DEFINE_config_file(name, default, help_text)
+    except (AttributeError, KeyError) as e:
+        key = str(e).strip("\"'")
+        args = [a.split("=")[0] for a in sys.argv[1:] if a.startswith(f"--{name}.")]
+        arg = next((a for a in args if key in a[len(name) + 3:].split(".")), args[0] if args else "")
+        sys.exit(fail(f"unknown config field {arg[len(name) + 3:] or key!r} ({arg}): --dry_run prints every "
+                      "field of the config"))
+    except Exception as e:  # noqa: BLE001 -- the default config file fails to load
+        sys.exit(fail(f"cannot load the config ({type(e).__name__}: {e}): check --{name}=<file.py>"))
+
+
+def load_config(flag, name="config"):
+    """The flag's ConfigDict; ValueError naming the file when it does not exist or fails to load (the
+    config flag defers that error to the first use of the config)."""
+    try:
+        config = flag.value
+        if config is None:
+            raise ValueError(f"--{name} is required: pass --{name}=configs/<name>.py")
+        config.keys()
+    except OSError as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        detail = next((line for line in lines if line.startswith("[Errno")), lines[-1] if lines else "")
+        raise ValueError(f"cannot load --{name}: {detail}: pass an existing config file, e.g. "
+                         "--config=configs/demo.py") from None
+    return config

@@ -57,6 +57,9 @@ def default_config():
     c.train.ckpt_kimg = 40.0        # must be a multiple of tick_kimg
     c.train.sample_kimg = 40.0      # PNG grid of the EMA generator; a multiple of tick_kimg
     c.train.keep_checkpoints = 3
+    # Divergence (README "When training fails"): non-finite losses or weights are never checkpointed.
+    c.train.nan_policy = "stop"     # stop: exit 2 naming the step | rollback: retry from the last finite ckpt
+    c.train.nan_retries = 2         # rollback: retries (each with a fresh random stream) before stopping
     c.train.g_lr = 0.002
     c.train.d_lr = 0.002
     c.train.beta1 = 0.0
@@ -110,15 +113,62 @@ def steps_per_tick(config):
     return max(1, int(round(config.train.tick_kimg * 1000 / config.train.batch_size)))
 
 
+def _positive(section, name, value, integer=False):
+    if (integer and value != int(value)) or not value > 0:
+        kind = "a positive integer" if integer else "positive"
+        raise ValueError(f"{section}.{name} must be {kind}, got {value!r}")
+
+
+def _check_attention(m):
+    from keras_attngan.layers.attention import ATTENTION_LAYERS, REFERENCE_VARIANTS
+    from keras_attngan.networks.widths import block_resolutions
+
+    g, d = m.g_attention, m.d_attention
+    if g.type != "none" and g.type not in ATTENTION_LAYERS:
+        raise ValueError(f"model.g_attention.type={g.type!r} is not one of none, {', '.join(sorted(ATTENTION_LAYERS))}")
+    if d.type not in ("none", "self", "reference"):
+        raise ValueError(f"model.d_attention.type={d.type!r} is not one of none, self, reference")
+    if d.type == "none":
+        return
+    if d.module not in ATTENTION_LAYERS:
+        raise ValueError(f"model.d_attention.module={d.module!r} is not one of {', '.join(sorted(ATTENTION_LAYERS))}")
+    if d.type == "reference" and d.variant not in REFERENCE_VARIANTS:
+        raise ValueError(f"model.d_attention.variant={d.variant!r} is not one of {', '.join(REFERENCE_VARIANTS)} "
+                         "(Eq. 8-10 of Yu et al. 2021)")
+    for section, spec in (("g_attention", g), ("d_attention", d)):
+        if spec.type != "none" and spec.resolution not in block_resolutions(m.resolution):
+            raise ValueError(f"model.{section}.resolution={spec.resolution} must be a power of two from 8 to "
+                             f"model.resolution={m.resolution}")
+
+
 def validate(config):
     """Raises ValueError with a one-line message naming the field and the fix."""
     m, t = config.model, config.train
     check_resolution(m.resolution)
     if m.img_channels not in (1, 3):
         raise ValueError(f"model.img_channels must be 1 or 3, got {m.img_channels}")
+    for name in ("z_dim", "w_dim", "mapping_layers", "fmap_base", "fmap_max", "mbstd_group", "mbstd_features"):
+        _positive("model", name, getattr(m, name), integer=True)
+    _check_attention(m)
     losses.get(config.loss.name)
-    if t.batch_size <= 0:
-        raise ValueError(f"train.batch_size must be positive, got {t.batch_size}")
+    if config.loss.warmup_kimg < 0:
+        raise ValueError(f"loss.warmup_kimg must be >= 0, got {config.loss.warmup_kimg}")
+    for name in ("batch_size", "grid_size", "keep_checkpoints", "tensorboard_every"):
+        _positive("train", name, getattr(t, name), integer=True)
+    for name in ("tick_kimg", "total_kimg", "g_lr", "d_lr", "adam_epsilon"):
+        _positive("train", name, getattr(t, name))
+    for name in ("beta1", "beta2"):
+        if not 0 <= getattr(t, name) < 1:
+            raise ValueError(f"train.{name} must be in [0, 1), got {getattr(t, name)}")
+    for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "metrics_kimg"):
+        if getattr(t, name) < 0:
+            raise ValueError(f"train.{name} must be >= 0, got {getattr(t, name)}")
+    for weight, interval in (("r1_gamma", "r1_interval"), ("pl_weight", "pl_interval")):
+        if getattr(t, weight) > 0 and getattr(t, interval) < 1:
+            raise ValueError(f"train.{interval}={getattr(t, interval)} must be >= 1 when train.{weight} > 0 "
+                             f"(1 = every step); set train.{weight}=0 to switch it off")
+    if t.pl_weight > 0:
+        _positive("train", "pl_batch_shrink", t.pl_batch_shrink, integer=True)
     if t.batch_size % min(m.mbstd_group, t.batch_size):
         raise ValueError(f"train.batch_size={t.batch_size} must be divisible by model.mbstd_group="
                          f"{m.mbstd_group} (minibatch-stddev groups); change one of them")
@@ -128,11 +178,15 @@ def validate(config):
         if ratio < 1 or abs(ratio - round(ratio)) > 1e-6:
             raise ValueError(f"train.{name}={getattr(t, name)} must be a positive multiple of "
                              f"train.tick_kimg={t.tick_kimg}")
-    if t.total_kimg <= 0:
-        raise ValueError(f"train.total_kimg must be positive, got {t.total_kimg}")
+    if t.nan_policy not in ("stop", "rollback"):
+        raise ValueError(f"train.nan_policy={t.nan_policy!r} is not one of stop, rollback")
+    if t.nan_retries < 0:
+        raise ValueError(f"train.nan_retries must be >= 0, got {t.nan_retries}")
     check_strategy(t.strategy)
     check_precision(t.precision)
     parse_xla(t.xla)
     if config.data.fit not in ("resize", "pad"):
         raise ValueError(f"data.fit must be 'resize' or 'pad', got {config.data.fit!r}")
+    if config.data.subset < 0:
+        raise ValueError(f"data.subset must be >= 0 (0 = every image), got {config.data.subset}")
     return config

@@ -184,10 +184,3 @@ def _variables_strategy(model):
         if isinstance(strategy, tf.distribute.Strategy):
             return strategy
     return None
-
-
-def append_jsonl(path, row):
-    import json
-    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
-    with tf.io.gfile.GFile(path, "a") as f:
-        f.write(json.dumps(row) + "\n")

@@ -1,14 +1,29 @@
-"""Callbacks of a training run: progress (kimg, img/s, stats.jsonl), checkpoints, PNG sample grids."""
+"""Callbacks of a training run: the divergence guard, progress (kimg, img/s, stats.jsonl), checkpoints,
+PNG sample grids, metrics."""
 
-import json
+import math
 import os
 import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_attngan.training.checkpoint import DivergenceError
+from keras_attngan.training.files import append_jsonl, writing
 from keras_attngan.utils.images import save_grid
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training when a tick's mean losses are not finite (a NaN or inf anywhere in the tick makes
+    its mean non-finite), before any other callback writes stats, samples or a checkpoint of that
+    state: it must come first in the callback list. One host check per tick; the checkpointer checks
+    the weights themselves before each save."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = sorted(k for k, v in (logs or {}).items() if not math.isfinite(float(v)))
+        if bad:
+            step = int(self.model.step.numpy())
+            raise DivergenceError(f"non-finite {', '.join(bad)} in the tick ending at step {step}")
 
 
 class Progress(keras.callbacks.Callback):
@@ -47,8 +62,7 @@ class Progress(keras.callbacks.Callback):
         if self.stats_path and logs:
             row = {"tick": epoch + 1, "step": int(self.model.step.numpy()), "time": time.time()}
             row.update({k: float(v) for k, v in logs.items()})
-            with tf.io.gfile.GFile(self.stats_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_jsonl(self.stats_path, row)
 
 
 class CheckpointEvery(keras.callbacks.Callback):
@@ -75,7 +89,9 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.reals is not None:
-            save_grid(os.path.join(self.directory, "reals.png"), self.reals)
+            path = os.path.join(self.directory, "reals.png")
+            with writing(path):
+                save_grid(path, self.reals)
         if int(self.model.step.numpy()) == 0:
             self.write()
 
@@ -84,12 +100,18 @@ class SampleGrid(keras.callbacks.Callback):
             self.write()
 
     def write(self):
-        kimg = int(self.model.step.numpy()) * self.global_batch // 1000
+        path = os.path.join(self.directory, sample_name(int(self.model.step.numpy()) * self.global_batch))
         images = np.concatenate([self.model.g_ema(self.z[i:i + 16], noise_mode="const").numpy()
                                  for i in range(0, len(self.z), 16)])
-        path = os.path.join(self.directory, f"fakes{kimg:06d}.png")
-        save_grid(path, images)
+        with writing(path):
+            save_grid(path, images)
         return path
+
+
+def sample_name(nimg):
+    """``fakes<kimg>.png`` as NVlabs names them, with the kimg's decimals when it is not whole (so
+    grids written less than 1 kimg apart do not overwrite each other)."""
+    return f"fakes{nimg // 1000:06d}.png" if nimg % 1000 == 0 else f"fakes{nimg / 1000:010.3f}.png"
 
 
 class MetricsEvery(keras.callbacks.Callback):
@@ -104,8 +126,6 @@ class MetricsEvery(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        from keras_attngan.metrics.evaluate import append_jsonl
-
         step = int(self.model.step.numpy())
         for name in self.names:
             row = self.evaluator.compute(name)

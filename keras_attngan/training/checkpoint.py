@@ -1,14 +1,27 @@
 """Checkpoints of a training run: G, D, G_ema (with w_avg and noise buffers), both optimizers and the
-step counter (which is also the state of the run's stateless RNG)."""
+step counter (which is also the state of the run's stateless RNG).
+
+Nothing non-finite is ever written (:class:`DivergenceError` instead), a restore can fall back from a
+corrupt or non-finite latest checkpoint to the newest one that restores and is finite, and the
+``ckpt-N_temp`` folders a kill during saving leaves behind are removed.
+"""
 
 import os
+import re
 
 import tensorflow as tf
 from absl import logging
 
+from keras_attngan.training.files import writing
+from keras_attngan.training.finite import nonfinite_names
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be restored into the current model."""
+
+
+class DivergenceError(RuntimeError):
+    """Training produced non-finite losses or weights."""
 
 
 def named_variables(trainer):
@@ -28,12 +41,23 @@ def named_variables(trainer):
     return named
 
 
+def _first_line(e):
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return reason.split(": [<")[0].split(". Showing")[0][:200]
+
+
+def _step_of(path):
+    match = re.search(r"ckpt-(\d+)$", path)
+    return int(match.group(1)) if match else -1
+
+
 class Checkpointer:
     """Saves to and restores from ``<workdir>/checkpoints`` with ``tf.train.CheckpointManager``."""
 
     def __init__(self, workdir, trainer, max_to_keep=3):
         self.directory = os.path.join(workdir, "checkpoints")
-        self.checkpoint = tf.train.Checkpoint(**named_variables(trainer))
+        self.variables = named_variables(trainer)
+        self.checkpoint = tf.train.Checkpoint(**self.variables)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=max_to_keep)
         self.trainer = trainer
 
@@ -41,17 +65,71 @@ class Checkpointer:
     def latest(self):
         return self.manager.latest_checkpoint
 
+    def available(self):
+        """Checkpoint paths on disk, newest step first (the manager's list, plus any index file it lost)."""
+        paths = set(self.manager.checkpoints)
+        for index in tf.io.gfile.glob(os.path.join(self.directory, "ckpt-*.index")):
+            paths.add(index[:-len(".index")])
+        return sorted(paths, key=_step_of, reverse=True)
+
+    def nonfinite(self):
+        """Names of the run's variables holding NaN or inf (empty when all are finite)."""
+        return nonfinite_names(self.variables)
+
+    def remove_temp(self):
+        """Deletes the ``ckpt-N_temp`` folders of saves that were killed half-way (never valid checkpoints)."""
+        for path in tf.io.gfile.glob(os.path.join(self.directory, "*_temp")):
+            with writing(path):
+                tf.io.gfile.rmtree(path)
+            print(f"removed {path} (left by an interrupted save)", flush=True)
+
     def save(self):
+        """Writes a checkpoint of the current state; raises DivergenceError instead of writing NaN/inf."""
         step = int(self.trainer.step.numpy())
-        path = self.manager.save(checkpoint_number=step)
+        bad = self.nonfinite()
+        if bad:
+            raise DivergenceError(f"non-finite weights at step {step} ({bad[0]}"
+                                  f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''})")
+        with writing(self.directory):
+            path = self.manager.save(checkpoint_number=step)
         logging.info("saved checkpoint %s", path)
         return path
 
-    def restore(self, path=None):
-        """Restores ``path`` (default: the latest); returns the restored step, or 0 if there is none."""
-        path = path or self.latest
-        if not path:
+    def restore(self, path=None, fallback=False):
+        """Restores ``path`` (default: the latest); returns the restored step, or 0 if there is none.
+
+        With ``fallback``, a latest checkpoint that fails to restore or holds non-finite values is
+        skipped for the newest one that works, with one line saying so; CheckpointError when none does.
+        """
+        if path:
+            if not tf.io.gfile.exists(path + ".index"):
+                raise CheckpointError(f"checkpoint {path} does not exist ({self._listing()})")
+            candidates = [path]
+        else:
+            candidates = self.available() if fallback else [self.latest] if self.latest else []
+        if not candidates:
             return 0
+        errors = []
+        for candidate in candidates:
+            try:
+                step = self._restore_one(candidate)
+            except CheckpointError as e:
+                errors.append(e)
+                if fallback and not path:
+                    print(f"warning: skipping {candidate}: {e}", flush=True)
+                continue
+            if errors:
+                print(f"resuming from {candidate} instead", flush=True)
+            return step
+        raise errors[0] if len(errors) == 1 else CheckpointError(
+            f"no checkpoint in {self.directory} restores into this model ({len(errors)} tried; newest: "
+            f"{errors[0]})")
+
+    def _listing(self):
+        names = [os.path.basename(p) for p in self.available()]
+        return f"available in {self.directory}: {', '.join(names)}" if names else f"{self.directory} has none"
+
+    def _restore_one(self, path):
         status = None
         try:
             status = self.checkpoint.restore(path)
@@ -59,12 +137,14 @@ class Checkpointer:
         except Exception as e:  # noqa: BLE001 -- any failure to read becomes one clear line
             if status is not None:
                 status.expect_partial()  # we report the mismatch ourselves; silence TF's warnings
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            reason = reason.split(": [<")[0].split(". Showing")[0][:200]
             raise CheckpointError(
-                f"cannot restore checkpoint {path} into this model ({reason}); it was written by a "
-                "different model config or is corrupt: train with the config it was made with, or use a "
-                "new --workdir") from None
+                f"cannot restore checkpoint {path} into this model ({_first_line(e)}); it was written by a "
+                "different model config or is corrupt: train with the config it was made with, resume from "
+                "another checkpoint (--checkpoint), or use a new --workdir") from None
+        bad = self.nonfinite()
+        if bad:
+            raise CheckpointError(f"checkpoint {path} holds non-finite values ({bad[0]}): pick an earlier "
+                                  f"one with --checkpoint ({self._listing()})")
         self.trainer.reset_host_step()
         step = int(self.trainer.step.numpy())
         logging.info("restored %s (step %d)", path, step)

@@ -7,6 +7,7 @@
 import json
 import math
 import os
+import signal
 import sys
 
 import keras
@@ -17,31 +18,53 @@ from absl import logging
 from keras_attngan.config import steps_per_tick, validate
 from keras_attngan.data import build_dataset
 from keras_attngan.training import callbacks as cb
-from keras_attngan.training.checkpoint import Checkpointer
-from keras_attngan.training.setup import build_trainer
+from keras_attngan.training.checkpoint import Checkpointer, CheckpointError, DivergenceError
+from keras_attngan.training.files import makedirs, read_json, trim_jsonl, write_text_atomic
+from keras_attngan.training.setup import apply_optimizer_config, build_trainer
 from keras_attngan.training.strategy import check_batch, make_strategy, use_xla
 
-# Sections that must not change when a run resumes (they define the checkpoint's contents).
+# What must not change when a run resumes: the sections that define the checkpoint's contents, and
+# the batch size, which fixes what a step means (kimg = steps x batch). Everything else may change.
 FROZEN_SECTIONS = ("model", "loss")
+FROZEN_FIELDS = (("train", "batch_size"),)
+
+
+def _frozen_items(saved):
+    for section in FROZEN_SECTIONS:
+        # Keys the saved run did not have yet are newer defaults and do not block a resume.
+        for key in sorted(saved.get(section, {})):
+            yield section, key
+    for section, key in FROZEN_FIELDS:
+        if key in saved.get(section, {}):
+            yield section, key
 
 
 def check_resume_config(workdir, config):
-    """Refuses to resume a workdir whose model/loss config differs from ``config``; writes config.json."""
-    path = os.path.join(workdir, "config.json")
+    """Refuses to resume a workdir whose model/loss/batch config differs from ``config``; returns the
+    saved config (a dict, None for a new run) and the changed fields as (name, old, new)."""
+    saved = read_json(os.path.join(workdir, "config.json"), "run's config")
+    if saved is None:
+        return None, []
     current = json.loads(config.to_json_best_effort())
-    if tf.io.gfile.exists(path):
-        with tf.io.gfile.GFile(path) as f:
-            saved = json.load(f)
-        for section in FROZEN_SECTIONS:
-            # Keys the saved run did not have yet are newer defaults and do not block a resume.
-            for key in sorted(saved.get(section, {})):
-                a, b = saved.get(section, {}).get(key), current.get(section, {}).get(key)
-                if a != b:
-                    raise ValueError(
-                        f"{workdir} was trained with {section}.{key}={a!r} but the config says {b!r}: "
-                        f"resume with the same config or pass a new --workdir")
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(json.dumps(current, indent=2, sort_keys=True))
+    for section, key in _frozen_items(saved):
+        a, b = saved.get(section, {}).get(key), current.get(section, {}).get(key)
+        if a != b:
+            raise ValueError(f"{workdir} was trained with {section}.{key}={a!r} but the config says {b!r}: "
+                             f"resume with the same value or pass a new --workdir")
+    changed = []
+    for section, values in current.items():
+        old_values = saved.get(section, {})
+        for key, value in (values.items() if isinstance(values, dict) else []):
+            if key in old_values and old_values[key] != value and not isinstance(value, dict):
+                changed.append((f"{section}.{key}", old_values[key], value))
+    return saved, changed
+
+
+def write_run_config(workdir, config):
+    """``<workdir>/config.json``, written atomically once the run has been built and restored (so a
+    failed start never leaves a config behind that would refuse the next, correct one)."""
+    current = json.loads(config.to_json_best_effort())
+    write_text_atomic(os.path.join(workdir, "config.json"), json.dumps(current, indent=2, sort_keys=True))
 
 
 def load_run_config(workdir):
@@ -50,10 +73,9 @@ def load_run_config(workdir):
     from keras_attngan.config import default_config
 
     path = os.path.join(workdir, "config.json")
-    if not tf.io.gfile.exists(path):
+    saved = read_json(path, "run's config")
+    if saved is None:
         raise ValueError(f"{path} not found: --workdir must be a training run directory (made by train_main.py)")
-    with tf.io.gfile.GFile(path) as f:
-        saved = json.load(f)
 
     def merge(dst, src):
         for key, value in src.items():
@@ -93,11 +115,20 @@ def take_images(dataset, n):
     return np.concatenate(out)[:n]
 
 
-def train(config, workdir, verbose=None):
-    """Trains (or resumes) the run in ``workdir``; returns the trainer."""
+class Interrupted(Exception):
+    """Ctrl-C during training; the message says where the run was saved."""
+
+
+def train(config, workdir, verbose=None, checkpoint=None):
+    """Trains (or resumes) the run in ``workdir``; returns the trainer.
+
+    Resumes from ``checkpoint`` or else the newest checkpoint that restores and is finite. Raises
+    DivergenceError when the losses or weights become non-finite (after ``train.nan_retries`` rollbacks
+    with ``train.nan_policy=rollback``), Interrupted on Ctrl-C after saving a checkpoint.
+    """
     validate(config)
-    tf.io.gfile.makedirs(workdir)
-    check_resume_config(workdir, config)
+    saved, changed = check_resume_config(workdir, config)
+    makedirs(workdir)
     keras.utils.set_random_seed(config.seed)
     t = config.train
     strategy = make_strategy(t.strategy, t.tpu)
@@ -107,24 +138,54 @@ def train(config, workdir, verbose=None):
               f"xla {use_xla(t.xla, strategy)}, precision {t.precision}", flush=True)
     trainer = build_trainer(config, strategy)
     checkpointer = Checkpointer(workdir, trainer, max_to_keep=t.keep_checkpoints)
-    step = checkpointer.restore()
+    checkpointer.remove_temp()
+    step = checkpointer.restore(checkpoint, fallback=True)
+    if step:
+        apply_optimizer_config(trainer, config)  # the config's learning rates, not the checkpoint's
+        if changed:
+            print("changed on resume: " + ", ".join(f"{k} {a!r} -> {b!r}" for k, a, b in changed), flush=True)
+    for name in ("stats.jsonl", "metrics.jsonl"):  # ticks after the restored step are run again
+        trim_jsonl(os.path.join(workdir, name), step)
+    write_run_config(workdir, config)
+    if not step and t.nan_policy == "rollback":
+        checkpointer.save()  # a finite state to roll back to before the first scheduled checkpoint
+
     spt = steps_per_tick(config)
     total_ticks = int(math.ceil(t.total_kimg / t.tick_kimg))
-    initial_epoch = step // spt
-    if initial_epoch >= total_ticks:
+    if step // spt >= total_ticks:
         logging.info("%s: training already finished (%d kimg)", workdir, step * t.batch_size // 1000)
         return trainer
     if step:
         print(f"resuming {workdir} from step {step} ({step * t.batch_size / 1000:.1f} kimg)", flush=True)
+    callbacks = make_callbacks(config, workdir, trainer, checkpointer, total_ticks, verbose)
+    retries = 0
+    while True:
+        initial_epoch = step // spt
+        # Reshuffle differently after a resume instead of replaying the first ticks' order.
+        dataset = make_dataset(config, seed=config.seed + initial_epoch + 100003 * retries,
+                               references=trainer.discriminator.uses_reference)
+        try:
+            trainer.fit(dataset, epochs=total_ticks, steps_per_epoch=spt, initial_epoch=initial_epoch,
+                        shuffle=False, callbacks=callbacks, verbose=verbose_mode(verbose))
+            return trainer
+        except DivergenceError as e:
+            step, retries = _roll_back(e, config, trainer, checkpointer, retries)
+        except KeyboardInterrupt:
+            _save_on_interrupt(checkpointer, workdir)
 
-    # Reshuffle differently after a resume instead of replaying the first ticks' order.
-    dataset = make_dataset(config, seed=config.seed + initial_epoch,
-                           references=trainer.discriminator.uses_reference)
+
+def verbose_mode(verbose):
+    return (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
+
+
+def make_callbacks(config, workdir, trainer, checkpointer, total_ticks, verbose):
+    """The run's callbacks; the divergence guard first, so nothing of a non-finite tick is written."""
+    t = config.train
     reals = take_images(make_dataset(config, seed=config.seed + 1), t.grid_size)
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
+    status_every = t.tensorboard_every if verbose_mode(verbose) == 2 else 0
     callbacks = [
-        cb.Progress(t.batch_size, workdir, status_every=t.tensorboard_every if verbose == 2 else 0),
+        cb.DivergenceGuard(),
+        cb.Progress(t.batch_size, workdir, status_every=status_every),
         cb.CheckpointEvery(checkpointer, round(t.ckpt_kimg / t.tick_kimg), total_ticks),
         cb.SampleGrid(os.path.join(workdir, "samples"), config.model.z_dim, round(t.sample_kimg / t.tick_kimg),
                       t.batch_size, num_images=t.grid_size, reals=reals, seed=config.seed + 123),
@@ -138,10 +199,49 @@ def train(config, workdir, verbose=None):
                               cache_dir=os.path.join(workdir, "metric_cache"))
         callbacks.append(cb.MetricsEvery(evaluator, names, round(t.metrics_kimg / t.tick_kimg), workdir,
                                          t.batch_size))
-    callbacks += [
-        keras.callbacks.TensorBoard(os.path.join(workdir, "logs"), update_freq=t.tensorboard_every,
-                                    write_graph=False),
-    ]
-    trainer.fit(dataset, epochs=total_ticks, steps_per_epoch=spt, initial_epoch=initial_epoch, shuffle=False,
-                callbacks=callbacks, verbose=verbose)
-    return trainer
+    callbacks.append(keras.callbacks.TensorBoard(os.path.join(workdir, "logs"), update_freq=t.tensorboard_every,
+                                                 write_graph=False))
+    return callbacks
+
+
+def _roll_back(error, config, trainer, checkpointer, retries):
+    """Restores the newest finite checkpoint after a divergence; returns (step, retries) to go on
+    with under ``train.nan_policy=rollback``, else raises DivergenceError naming the step and the fix."""
+    t = config.train
+    try:
+        step, restored = checkpointer.restore(fallback=True), bool(checkpointer.available())
+    except CheckpointError:
+        step, restored = 0, False
+    where = (f"the last finite checkpoint is {checkpointer.latest} (step {step})" if restored else
+             f"no finite checkpoint was written yet (the first comes after train.ckpt_kimg={t.ckpt_kimg})")
+    if t.nan_policy == "rollback" and restored and retries < t.nan_retries:
+        retries += 1
+        print(f"warning: training diverged ({error}); rolled back to {checkpointer.latest} (step {step}), "
+              f"retry {retries} of {t.nan_retries} with a new random stream", flush=True)
+        apply_optimizer_config(trainer, config)
+        trainer.seed = config.seed + 100003 * retries  # other latents/noise/shuffle than the failed try
+        trainer.train_function = None  # retrace: the seed is part of the traced step
+        return step, retries
+    tried = f" after {retries} rollback{'s' * (retries != 1)}" if retries else ""
+    raise DivergenceError(f"training diverged{tried}: {error}; {where}: lower train.g_lr/"
+                          "train.d_lr or raise train.r1_gamma" +
+                          ("" if t.nan_policy == "rollback" else ", or retry with train.nan_policy=rollback")) from None
+
+
+def _save_on_interrupt(checkpointer, workdir):
+    """Ctrl-C: saves a checkpoint of the current (finite) state; a second Ctrl-C exits at once."""
+    def exit_now(signum, frame):
+        print("\ninterrupted again: exiting without saving", file=sys.stderr, flush=True)
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, exit_now)
+    step = int(checkpointer.trainer.step.numpy())
+    try:
+        path = checkpointer.save()
+    except DivergenceError as e:
+        raise Interrupted(f"interrupted at step {step}, not saved ({e}); the last checkpoint is "
+                          f"{checkpointer.latest}") from None
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    raise Interrupted(f"interrupted at step {step}: saved {path}; run the same command again to resume "
+                      f"from it (--workdir={workdir})")

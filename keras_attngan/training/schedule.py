@@ -9,11 +9,16 @@ def lazy_reg_ratio(interval):
     return interval / (interval + 1.0) if interval and interval > 0 else 1.0
 
 
-def make_adam(learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8, reg_interval=0, name=None):
-    """Adam with StyleGAN2's correction for lazy regularization: lr *= c, beta ** c, c = k / (k + 1)."""
+def adam_hparams(learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8, reg_interval=0):
+    """Adam's arguments with StyleGAN2's correction for lazy regularization: lr *= c, beta ** c,
+    c = k / (k + 1)."""
     c = lazy_reg_ratio(reg_interval)
-    return keras.optimizers.Adam(learning_rate=learning_rate * c, beta_1=beta_1 ** c,
-                                 beta_2=beta_2 ** c, epsilon=epsilon, name=name)
+    return dict(learning_rate=learning_rate * c, beta_1=beta_1 ** c, beta_2=beta_2 ** c, epsilon=epsilon)
+
+
+def make_adam(learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8, reg_interval=0, name=None):
+    """Adam with :func:`adam_hparams`."""
+    return keras.optimizers.Adam(**adam_hparams(learning_rate, beta_1, beta_2, epsilon, reg_interval), name=name)
 
 
 def ema_beta(cur_nimg, batch_size, ema_kimg=10.0, ema_rampup=None):

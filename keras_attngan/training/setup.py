@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_attngan.networks import Discriminator, Generator
-from keras_attngan.training.schedule import make_adam
+from keras_attngan.training.schedule import adam_hparams, make_adam
 from keras_attngan.training.strategy import precision_policy, use_xla
 from keras_attngan.training.trainer import GANTrainer
 
@@ -45,9 +45,28 @@ def _build_trainer(config, strategy):
     trainer.global_batch = t.batch_size
     # mixed_float16: dynamic loss scaling (skips steps with inf/NaN gradients, adjusts the scale).
     scaled = (keras.optimizers.LossScaleOptimizer if t.precision == "mixed_float16" else (lambda o: o))
+    g_args, d_args = optimizer_args(config)
+    trainer.compile(g_optimizer=scaled(make_adam(*g_args, name="g_adam")),
+                    d_optimizer=scaled(make_adam(*d_args, name="d_adam")))
+    return trainer
+
+
+def optimizer_args(config):
+    """make_adam's (lr, beta1, beta2, epsilon, lazy-reg interval) for G and for D."""
+    t = config.train
     g_reg = t.pl_interval if t.pl_weight else 0
     d_reg = t.r1_interval if t.r1_gamma else 0
-    trainer.compile(
-        g_optimizer=scaled(make_adam(t.g_lr, t.beta1, t.beta2, t.adam_epsilon, g_reg, name="g_adam")),
-        d_optimizer=scaled(make_adam(t.d_lr, t.beta1, t.beta2, t.adam_epsilon, d_reg, name="d_adam")))
-    return trainer
+    return ((t.g_lr, t.beta1, t.beta2, t.adam_epsilon, g_reg), (t.d_lr, t.beta1, t.beta2, t.adam_epsilon, d_reg))
+
+
+def apply_optimizer_config(trainer, config):
+    """Sets both optimizers' hyper-parameters from ``config`` after a checkpoint restored them.
+
+    The restored Adam keeps the learning rate it was saved with (a variable in its state); betas and
+    epsilon are plain attributes taken from the config at build time. A resumed run must train with the
+    config's values, so the learning rates are assigned again from the same make_adam formula."""
+    for optimizer, args in zip((trainer.g_optimizer, trainer.d_optimizer), optimizer_args(config)):
+        inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer wraps Adam
+        h = adam_hparams(*args)
+        inner.learning_rate.assign(h["learning_rate"])
+        inner.beta_1, inner.beta_2, inner.epsilon = h["beta_1"], h["beta_2"], h["epsilon"]

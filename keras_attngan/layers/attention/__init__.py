@@ -7,7 +7,7 @@ config section serves every type.
 
 from keras_attngan.layers.attention.dfn import DynamicFilterAttention
 from keras_attngan.layers.attention.sagan import SAGANAttention
-from keras_attngan.layers.attention.san import SANAttention, reference_sources
+from keras_attngan.layers.attention.san import REFERENCE_VARIANTS, SANAttention, reference_sources
 from keras_attngan.layers.attention.vt import VisualTransformerAttention
 
 ATTENTION_LAYERS = {
