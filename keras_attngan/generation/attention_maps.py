@@ -26,21 +26,16 @@ def find_san_block(generator):
                      "this one has no attention layer")
 
 
-def attention_input(generator, ws):
-    """The input of the SAN layer for ws [B, num_ws, w_dim] with the fixed ('const') noise: the synthesis
-    blocks run as ``SynthesisNetwork.call`` runs them, up to the attention block's first convolution."""
-    ws = tf.convert_to_tensor(ws, tf.float32)
-    x = img = None
-    w_idx = 0
-    for block in generator.synthesis.blocks:
-        block_ws = ws[:, w_idx:w_idx + block.num_conv + 1]
-        if block.attention:
-            if block.is_first:
-                return tf.tile(tf.cast(block.const, ws.dtype)[None], [tf.shape(ws)[0], 1, 1, 1])
-            return block.conv0(x, block_ws[:, 0], noise_mode="const")
-        x, img = block(x, img, block_ws, noise_mode="const")
-        w_idx += block.num_conv
-    raise ValueError("this generator has no attention layer")
+def attention_input(generator, ws, with_images=False):
+    """The input of the attention layer for ws [B, num_ws, w_dim] with the fixed ('const') noise: the
+    ``conv1_input`` feature of its synthesis block (the layer replaces conv1). With ``with_images``,
+    ``(images, input)`` of that same pass."""
+    block = next((b for b in generator.synthesis.blocks if b.attention), None)
+    if block is None:
+        raise ValueError("this generator has no attention layer")
+    images, inputs = generator.synthesis(tf.convert_to_tensor(ws, tf.float32), noise_mode="const",
+                                         return_features="conv1_input")
+    return (images, inputs[block.resolution]) if with_images else inputs[block.resolution]
 
 
 def kernel_norm_maps(layer, x, positions):
@@ -101,8 +96,8 @@ def attention_figure(generator, ws, positions_xy):
     """Rows = the images of ws (with every query position marked), then one heat overlay per position.
     Returns (uint8 RGB grid, maps [B, P, h, w])."""
     block = find_san_block(generator)
-    images = to_uint8_tensor(generator.synthesis(tf.constant(ws), noise_mode="const")).numpy()
-    x = attention_input(generator, ws)
+    images, x = attention_input(generator, ws, with_images=True)
+    images = to_uint8_tensor(images).numpy()
     h = int(x.shape[1])
     positions = [pixel_to_feature(xy, generator.resolution, h) for xy in positions_xy]
     maps = kernel_norm_maps(block.conv1, x, positions)

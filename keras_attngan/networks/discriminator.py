@@ -1,6 +1,7 @@
 """StyleGAN2 residual discriminator (config E) with the minibatch-stddev epilogue."""
 
 import math
+import types
 
 import keras
 import tensorflow as tf
@@ -94,7 +95,67 @@ class Discriminator(keras.Model):
         self.out.build((None, c4))
         self.built = True
 
-    def call(self, img, reference=None, return_features=False):
+    def output_names(self):
+        """The names ``call(img, outputs=...)`` accepts. ``x<s>``: the output of block ``b<2s>``, the
+        [B, s, s, nf(s)] map of D at s x s (largest first; ``x4`` is the epilogue's input, before mbstd);
+        ``penultimate``: the flattened output of the 4x4 conv after mbstd [B, 16 * nf(4)]; ``fc``: the fc
+        layer's output [B, nf(4)], the input of the output layer."""
+        return [f"x{block.resolution // 2}" for block in self.blocks] + ["penultimate", "fc"]
+
+    def check_outputs(self, outputs):
+        """``outputs`` as a tuple of names (one name alone is a tuple of one); ValueError naming the valid
+        ones for an unknown name. Modules that read D's outputs can call it when they are set up."""
+        outputs = (outputs,) if isinstance(outputs, str) else tuple(outputs)
+        unknown = [name for name in outputs if name not in self.output_names()]
+        if unknown:
+            raise ValueError(f"unknown discriminator output {unknown[0]!r}: use {', '.join(self.output_names())}")
+        return outputs
+
+    def __call__(self, *args, outputs=(), **kwargs):
+        # Checked before Keras runs call(), which would wrap the one-line error in ten lines of context.
+        return super().__call__(*args, outputs=self.check_outputs(outputs), **kwargs)
+
+    @property
+    def heads(self):
+        """Read-only ``{name: layer}`` of the heads other modules added with :meth:`add_head`. ``call``
+        does not run them: their owners call ``D.heads[name](tensor)`` on the outputs they asked for."""
+        return types.MappingProxyType(getattr(self, "_heads", {}))
+
+    def add_head(self, name, layer, input_shape):
+        """Builds ``layer`` for ``input_shape`` (unless built) and keeps it as head ``name`` inside D, as
+        ContraD keeps its projection heads (Jeong & Shin 2021) and GGDR its decoder (Lee et al. 2022).
+
+        Its weights join ``D.weights`` / ``D.trainable_variables`` after every existing one, whose order
+        (checkpoints list weights by index) does not change, so the optimizer, EMA and checkpoints need no
+        special case: add heads before the optimizer is built and a checkpoint restored. ``get_config``
+        does not record heads; the modules that add them add them again from the run's config.
+        """
+        if name in self.heads:
+            raise ValueError(f"the discriminator already has a head {name!r}")
+        if not layer.built:
+            layer.build(input_shape)
+        locked = self._tracker.locked
+        self._tracker.unlock()  # Keras refuses new sub-layers on a built layer; heads come later by design
+        try:
+            if not hasattr(self, "_heads"):
+                self._heads = {}  # tracked: Keras wraps it, and a layer stored in it joins D's layers
+            self._heads[name] = layer
+        finally:
+            if locked:
+                self._tracker.lock()
+        return layer
+
+    def call(self, img, reference=None, outputs=(), return_features=False):
+        """images [B, R, R, C] -> logits [B, 1] (float32).
+
+        ``outputs``: names from :meth:`output_names`; D then returns ``(logits, {name: tensor})``: the maps
+        GGDR's decoder reads (block ``b<r>``'s output, ``feats[r/2]`` in Lee et al. 2022) and the
+        penultimate feature ContraD's heads read (Jeong & Shin 2021). With reference attention they are the
+        primary branch's (batch B). ``return_features``: ``(logits, fc output)``, as FDDF uses it.
+        """
+        outputs = self.check_outputs(outputs)
+        if outputs and return_features:
+            raise ValueError("pass outputs=(..., 'fc') or return_features=True, not both")
         img = tf.cast(img, tf.float32)
         n = tf.shape(img)[0]
         if self.uses_reference:
@@ -102,6 +163,8 @@ class Discriminator(keras.Model):
                 raise ValueError("this discriminator uses reference attention: call it with reference=<real images>")
             # Siamese branches share every layer: run both halves as one batch until the attention block.
             img = tf.concat([img, tf.cast(reference, tf.float32)], axis=0)
+        found = {}
+        shared = self.uses_reference  # the batch holds both Siamese branches until the attention block
         x = self.fromrgb(img)
         for block in self.blocks:
             if block is not getattr(self, "attn_block", None):
@@ -110,12 +173,19 @@ class Discriminator(keras.Model):
                 t_pri, t_ref = x[:n], x[n:]
                 k, q, v, residual = reference_sources(self.attention.get("variant", "eq8"), t_pri, t_ref)
                 x = block(t_pri, hidden=self.attn_layer(k, q, v, residual=residual))
+                shared = False
             else:
                 x = block(x, hidden=self.attn_layer(x))
+            name = f"x{block.resolution // 2}"
+            if name in outputs:
+                found[name] = x[:n] if shared else x
         x = self.conv(self.mbstd(x))
-        features = self.fc(tf.reshape(x, [tf.shape(x)[0], -1]))
-        logits = tf.cast(self.out(features), tf.float32)
-        return (logits, features) if return_features else logits
+        found["penultimate"] = tf.reshape(x, [tf.shape(x)[0], -1])
+        found["fc"] = self.fc(found["penultimate"])
+        logits = tf.cast(self.out(found["fc"]), tf.float32)
+        if return_features:
+            return logits, found["fc"]
+        return (logits, {name: found[name] for name in outputs}) if outputs else logits
 
     def get_config(self):
         return {"name": self.name, "resolution": self.resolution, "img_channels": self.img_channels,

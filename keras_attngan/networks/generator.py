@@ -82,15 +82,16 @@ class Generator(keras.Model):
         return {"mixing": mixing, "noise": self.synthesis.draw_noise(batch, fold_seed(seed, 1))}
 
     def call(self, z, psi=1.0, truncation_cutoff=None, noise_mode="random", seed=None, training=False,
-             random=None):
-        """``random``: the dict of :meth:`draw_random` (else drawn from ``seed``)."""
+             random=None, return_features=False):
+        """``random``: the dict of :meth:`draw_random` (else drawn from ``seed``). ``return_features``:
+        passed to ``SynthesisNetwork.call`` (True -> ``(img, {res: block features})``)."""
         ws = self.map(z, psi, truncation_cutoff)
         if random is None and seed is not None:
             random = self.draw_random(tf.shape(z)[0], seed)
         random = random or {}
         if training and self.style_mixing_prob > 0:
             ws = self.mix_styles(z, ws, mixing=random.get("mixing"))
-        return self.synthesis(ws, noise_mode=noise_mode, noise=random.get("noise"))
+        return self.synthesis(ws, noise_mode=noise_mode, noise=random.get("noise"), return_features=return_features)
 
     def get_config(self):
         m, s = self.mapping, self.synthesis

@@ -59,13 +59,17 @@ class SynthesisBlock(keras.layers.Layer):
     def noise_layers(self):
         return [c.noise for c in self.convs() if isinstance(c, ModulatedConv2D) and c.use_noise]
 
-    def call(self, x, img, ws, noise_mode="random", noise=None):
+    def call(self, x, img, ws, noise_mode="random", noise=None, return_hidden=False):
         """x: features of the previous block (ignored for 4x4), img: running RGB image or None,
-        ws: [B, num_conv + 1, w_dim], noise: None or one noise image per layer of ``noise_layers()``."""
+        ws: [B, num_conv + 1, w_dim], noise: None or one noise image per layer of ``noise_layers()``.
+        Returns (x, img); with ``return_hidden`` (x, img, hidden), hidden = conv1's input (the up-sampled
+        conv0 output, or the constant at 4x4): the attention module's input where one replaces conv1."""
         if self.is_first:
             x = tf.tile(tf.cast(self.const, ws.dtype)[None], [tf.shape(ws)[0], 1, 1, 1])
         noise = list(noise) if noise is not None else None
         for i, conv in enumerate(self.convs()):
+            if conv is self.conv1:
+                hidden = x
             if isinstance(conv, ModulatedConv2D):
                 given = noise.pop(0) if noise and conv.use_noise else None
                 x = conv(x, ws[:, i], noise_mode=noise_mode, noise=given)
@@ -73,7 +77,7 @@ class SynthesisBlock(keras.layers.Layer):
                 x = conv(x)
         y = self.torgb(x, ws[:, self.num_conv])
         img = y if img is None else upsample2d(img) + y
-        return x, img
+        return (x, img, hidden) if return_hidden else (x, img)
 
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution, "in_channels": self.in_channels,
@@ -120,20 +124,31 @@ class SynthesisNetwork(keras.layers.Layer):
         return [batch_normal([batch, n.const_noise.shape[1], n.const_noise.shape[2], 1], fold_seed(seed, i))
                 for i, n in enumerate(layers)]
 
-    def call(self, ws, noise_mode="random", seed=None, noise=None):
+    def call(self, ws, noise_mode="random", seed=None, noise=None, return_features=False):
         """``noise``: the list :meth:`draw_noise` returns; when None and ``seed`` is given, that list is
-        drawn here from ``seed`` (the same numbers, except inside XLA-compiled code)."""
+        drawn here from ``seed`` (the same numbers, except inside XLA-compiled code).
+
+        ``return_features``: True (or ``"output"``) returns ``(img, {res: x})``, x = each block's feature
+        output before ToRGB [B, res, res, nf(res)] for res = 4, 8, ..., R: GGDR's decoder target (Lee et
+        al. 2022, synthesis ``forward(get_feat=True)``). ``"conv1_input"`` returns ``(img, {res: conv1's
+        input})`` instead, which is the attention layer's input in the attention block (see
+        ``SynthesisBlock.call``). The image is the same either way.
+        """
+        if return_features not in (False, None, True, "output", "conv1_input"):
+            raise ValueError(f"return_features={return_features!r}: use False, True ('output') or 'conv1_input'")
         if noise is None and seed is not None and noise_mode == "random":
             noise = self.draw_noise(tf.shape(ws)[0], seed)
         x = img = None
         w_idx = 0
+        features = {}
         for block in self.blocks:
             block_ws = ws[:, w_idx:w_idx + block.num_conv + 1]
             n = len(block.noise_layers())
             block_noise, noise = (noise[:n], noise[n:]) if noise is not None else (None, None)
-            x, img = block(x, img, block_ws, noise_mode=noise_mode, noise=block_noise)
+            x, img, hidden = block(x, img, block_ws, noise_mode=noise_mode, noise=block_noise, return_hidden=True)
+            features[block.resolution] = hidden if return_features == "conv1_input" else x
             w_idx += block.num_conv
-        return img
+        return (img, features) if return_features else img
 
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution, "img_channels": self.img_channels,
