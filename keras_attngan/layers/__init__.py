@@ -5,3 +5,4 @@ from keras_attngan.layers.fir import Downsample2D, Upsample2D, downsample2d, ups
 from keras_attngan.layers.minibatch_std import MinibatchStdDev
 from keras_attngan.layers.modulated_conv import ModulatedConv2D, ToRGB
 from keras_attngan.layers.noise import NoiseInjection
+from keras_attngan.layers.spectral import WEIGHT_NORMS, spectral_update

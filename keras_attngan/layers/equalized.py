@@ -3,12 +3,17 @@
 Weights are stored as N(0, 1/lr_mul) and scaled at run time by lr_mul / sqrt(fan_in), so every layer
 learns at the same speed under Adam; biases are scaled by lr_mul.  Activations carry StyleGAN2's gain
 (sqrt(2) for leaky ReLU) so that activations keep unit variance.
+
+``weight_norm="spectral"`` replaces the run-time gain by spectral normalization, K / sigma(K)
+(Miyato et al. 2018); see ``keras_attngan.layers.spectral`` for the parameterization and its init.
 """
 
 import math
 
 import keras
 import tensorflow as tf
+
+from keras_attngan.layers.spectral import KernelWeightNorm, check_weight_norm
 
 LRELU_ALPHA = 0.2
 # activation name -> (function, default gain)
@@ -34,47 +39,48 @@ def bias_act(x, bias=None, activation="linear", gain=None):
     return x * gain if gain != 1.0 else x
 
 
-class EqualizedDense(keras.layers.Layer):
-    """Fully connected layer with equalized learning rate, lr multiplier and bias + activation."""
+class EqualizedDense(KernelWeightNorm, keras.layers.Layer):
+    """Fully connected layer with equalized learning rate (or spectral normalization: ``weight_norm``),
+    lr multiplier and bias + activation."""
 
-    def __init__(self, units, activation="linear", lr_mul=1.0, bias_init=0.0, use_bias=True, **kwargs):
+    def __init__(self, units, activation="linear", lr_mul=1.0, bias_init=0.0, use_bias=True,
+                 weight_norm="equalized", **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
         self.activation = check_activation(activation)
         self.lr_mul = float(lr_mul)
         self.bias_init = float(bias_init)
         self.use_bias = bool(use_bias)
+        self.weight_norm = check_weight_norm(weight_norm)
 
     def build(self, input_shape):
-        fan_in = int(input_shape[-1])
-        self.kernel = self.add_weight(
-            name="kernel", shape=(fan_in, self.units),
-            initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lr_mul))
+        self.add_kernel((int(input_shape[-1]), self.units), self.lr_mul)
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias", shape=(self.units,),
                 initializer=keras.initializers.Constant(self.bias_init / self.lr_mul))
-        self.weight_gain = self.lr_mul / math.sqrt(fan_in)
 
     def call(self, x):
-        w = tf.cast(self.kernel, x.dtype) * self.weight_gain
+        w = self.runtime_kernel(x.dtype)
         b = self.bias * self.lr_mul if self.use_bias else None
         return bias_act(tf.matmul(x, w), b, self.activation)
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation,
-                "lr_mul": self.lr_mul, "bias_init": self.bias_init, "use_bias": self.use_bias}
+                "lr_mul": self.lr_mul, "bias_init": self.bias_init, "use_bias": self.use_bias,
+                "weight_norm": self.weight_norm}
 
 
-class EqualizedConv2D(keras.layers.Layer):
-    """2-D convolution (NHWC, 'same' size) with equalized learning rate and optional FIR 2x down-sampling.
+class EqualizedConv2D(KernelWeightNorm, keras.layers.Layer):
+    """2-D convolution (NHWC, 'same' size) with equalized learning rate (or spectral normalization:
+    ``weight_norm``) and optional FIR 2x down-sampling.
 
     With ``down=True`` the input is low-pass filtered with the [1,3,3,1] FIR filter before a stride-2
     convolution, as in StyleGAN2's discriminator, which avoids aliasing.
     """
 
     def __init__(self, filters, kernel_size=3, activation="linear", down=False, use_bias=True,
-                 lr_mul=1.0, **kwargs):
+                 lr_mul=1.0, weight_norm="equalized", **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -82,20 +88,17 @@ class EqualizedConv2D(keras.layers.Layer):
         self.down = bool(down)
         self.use_bias = bool(use_bias)
         self.lr_mul = float(lr_mul)
+        self.weight_norm = check_weight_norm(weight_norm)
 
     def build(self, input_shape):
-        fan_in = int(input_shape[-1]) * self.kernel_size ** 2
-        self.kernel = self.add_weight(
-            name="kernel", shape=(self.kernel_size, self.kernel_size, int(input_shape[-1]), self.filters),
-            initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lr_mul))
+        self.add_kernel((self.kernel_size, self.kernel_size, int(input_shape[-1]), self.filters), self.lr_mul)
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
-        self.weight_gain = self.lr_mul / math.sqrt(fan_in)
 
     def call(self, x):
         from keras_attngan.layers import fir  # local import: fir imports nothing from here
 
-        w = tf.cast(self.kernel, x.dtype) * self.weight_gain
+        w = self.runtime_kernel(x.dtype)
         if self.down:
             x = fir.downsample_conv2d(x, w)
         else:
@@ -106,4 +109,4 @@ class EqualizedConv2D(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "activation": self.activation, "down": self.down, "use_bias": self.use_bias,
-                "lr_mul": self.lr_mul}
+                "lr_mul": self.lr_mul, "weight_norm": self.weight_norm}

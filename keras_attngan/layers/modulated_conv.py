@@ -1,16 +1,15 @@
 """StyleGAN2's modulated convolution (Karras et al. 2020, Eq. 1-3) and the ToRGB layer."""
 
-import math
-
 import keras
 import tensorflow as tf
 
 from keras_attngan.layers import fir
 from keras_attngan.layers.equalized import EqualizedDense, bias_act, check_activation
 from keras_attngan.layers.noise import NoiseInjection
+from keras_attngan.layers.spectral import KernelWeightNorm, check_weight_norm
 
 
-class ModulatedConv2D(keras.layers.Layer):
+class ModulatedConv2D(KernelWeightNorm, keras.layers.Layer):
     """Style-modulated, optionally demodulated and 2x up-sampling convolution + noise + bias + activation.
 
     ``call(x, w)``: the learned affine maps w [B, w_dim] to styles s [B, in] (bias initialised to 1);
@@ -21,10 +20,14 @@ class ModulatedConv2D(keras.layers.Layer):
     then the output scaled by the per-sample demodulation factors. This is mathematically identical
     to the per-sample fused (grouped) convolution; ``bench/modconv_forms.py`` measured both on TF 2.21
     and this form was the faster one (see the README benchmark section).
+
+    ``weight_norm="spectral"`` spectrally normalizes the base weight and the affine (Miyato et al. 2018,
+    ``keras_attngan.layers.spectral``). Demodulation divides out any scale of the base weight, so on a
+    demodulated layer SN changes the forward only through the affine; it matters for ToRGB (no demod).
     """
 
     def __init__(self, filters, kernel_size=3, demodulate=True, up=False, activation="lrelu",
-                 use_noise=True, **kwargs):
+                 use_noise=True, weight_norm="equalized", **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -32,16 +35,14 @@ class ModulatedConv2D(keras.layers.Layer):
         self.up = bool(up)
         self.activation = check_activation(activation)
         self.use_noise = bool(use_noise)
+        self.weight_norm = check_weight_norm(weight_norm)
 
     def build(self, x_shape, w_shape=None):
         in_ch = int(x_shape[-1])
-        self.affine = EqualizedDense(in_ch, bias_init=1.0, name="affine")
+        self.affine = EqualizedDense(in_ch, bias_init=1.0, weight_norm=self.weight_norm, name="affine")
         self.affine.build(w_shape if w_shape is not None else (None, None))
-        self.kernel = self.add_weight(
-            name="kernel", shape=(self.kernel_size, self.kernel_size, in_ch, self.filters),
-            initializer=keras.initializers.RandomNormal(stddev=1.0))
+        self.add_kernel((self.kernel_size, self.kernel_size, in_ch, self.filters))
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
-        self.weight_gain = 1.0 / math.sqrt(in_ch * self.kernel_size ** 2)
         if self.use_noise:
             res = int(x_shape[1]) * (2 if self.up else 1)
             self.noise = NoiseInjection(name="noise")
@@ -53,7 +54,7 @@ class ModulatedConv2D(keras.layers.Layer):
 
     def modulated_conv(self, x, s):
         """The convolution itself (no noise/bias/activation), given styles s [B, in]."""
-        wt = tf.cast(self.kernel, x.dtype) * self.weight_gain
+        wt = self.runtime_kernel(x.dtype)
         x = x * s[:, None, None, :]
         x = fir.upsample_conv2d(x, wt) if self.up else tf.nn.conv2d(x, wt, 1, "SAME")
         if self.demodulate:
@@ -72,7 +73,7 @@ class ModulatedConv2D(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "demodulate": self.demodulate, "up": self.up, "activation": self.activation,
-                "use_noise": self.use_noise}
+                "use_noise": self.use_noise, "weight_norm": self.weight_norm}
 
 
 class ToRGB(ModulatedConv2D):

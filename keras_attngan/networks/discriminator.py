@@ -8,19 +8,22 @@ import tensorflow as tf
 
 from keras_attngan.layers import EqualizedConv2D, EqualizedDense, MinibatchStdDev
 from keras_attngan.layers.attention import make_attention, reference_sources
+from keras_attngan.layers.spectral import check_weight_norm
 from keras_attngan.networks.widths import block_resolutions, check_resolution, num_channels
 
 
 class DiscriminatorBlock(keras.layers.Layer):
     """Residual block at ``resolution``: two 3x3 convs (the second down-samples) + 1x1 down-sampled skip,
-    summed and scaled by sqrt(1/2)."""
+    summed and scaled by sqrt(1/2). ``weight_norm``: "equalized" or "spectral" for the three convs."""
 
-    def __init__(self, resolution, in_channels, out_channels, **kwargs):
+    def __init__(self, resolution, in_channels, out_channels, weight_norm="equalized", **kwargs):
         super().__init__(**kwargs)
         self.resolution, self.in_channels, self.out_channels = int(resolution), int(in_channels), int(out_channels)
-        self.conv0 = EqualizedConv2D(self.in_channels, 3, activation="lrelu", name="conv0")
-        self.conv1 = EqualizedConv2D(self.out_channels, 3, activation="lrelu", down=True, name="conv1")
-        self.skip = EqualizedConv2D(self.out_channels, 1, down=True, use_bias=False, name="skip")
+        self.weight_norm = wn = check_weight_norm(weight_norm)
+        self.conv0 = EqualizedConv2D(self.in_channels, 3, activation="lrelu", weight_norm=wn, name="conv0")
+        self.conv1 = EqualizedConv2D(self.out_channels, 3, activation="lrelu", down=True, weight_norm=wn,
+                                     name="conv1")
+        self.skip = EqualizedConv2D(self.out_channels, 1, down=True, use_bias=False, weight_norm=wn, name="skip")
 
     def build(self, input_shape):
         r, c = self.resolution, self.in_channels
@@ -35,7 +38,7 @@ class DiscriminatorBlock(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution, "in_channels": self.in_channels,
-                "out_channels": self.out_channels}
+                "out_channels": self.out_channels, "weight_norm": self.weight_norm}
 
 
 class Discriminator(keras.Model):
@@ -50,11 +53,16 @@ class Discriminator(keras.Model):
     supplementary) ``call(img, reference=real_images)``: primary and reference images go through the same
     (Siamese, shared-weight) layers down to that block; K and Q come from the reference branch, V and the
     residual from the primary one (Eq. 8), and the fused tensor continues to the logit.
+
+    ``weight_norm``: "equalized" (StyleGAN2) or "spectral" (Miyato et al. 2018; SAGAN's D) for fromrgb,
+    every block, the epilogue conv, fc and out; an attention module keeps its own weights. With
+    "spectral" the training step calls ``keras_attngan.layers.spectral_update(D)`` once per step.
     """
 
     def __init__(self, resolution=256, img_channels=3, fmap_base=8192, fmap_max=512, mbstd_group=4,
-                 mbstd_features=1, attention=None, **kwargs):
+                 mbstd_features=1, attention=None, weight_norm="equalized", **kwargs):
         super().__init__(**kwargs)
+        self.weight_norm = wn = check_weight_norm(weight_norm)
         self.resolution = check_resolution(resolution)
         self.img_channels, self.fmap_base, self.fmap_max = int(img_channels), int(fmap_base), int(fmap_max)
         self.mbstd_group, self.mbstd_features = int(mbstd_group), int(mbstd_features)
@@ -73,11 +81,11 @@ class Discriminator(keras.Model):
             return num_channels(res, self.fmap_base, self.fmap_max)
 
         r = self.resolution
-        self.fromrgb = EqualizedConv2D(nf(r), 1, activation="lrelu", name="fromrgb")
+        self.fromrgb = EqualizedConv2D(nf(r), 1, activation="lrelu", weight_norm=wn, name="fromrgb")
         self.fromrgb.build((None, r, r, self.img_channels))
         self.blocks = []
         for res in reversed(block_resolutions(r)):
-            block = DiscriminatorBlock(res, nf(res), nf(res // 2), name=f"b{res}")
+            block = DiscriminatorBlock(res, nf(res), nf(res // 2), weight_norm=wn, name=f"b{res}")
             block.build(None)
             self.blocks.append(block)
             if self.attention and self.attention["resolution"] == res:
@@ -87,11 +95,11 @@ class Discriminator(keras.Model):
                 self.attn_block = block
         c4 = nf(4)
         self.mbstd = MinibatchStdDev(self.mbstd_group, self.mbstd_features, name="mbstd")
-        self.conv = EqualizedConv2D(c4, 3, activation="lrelu", name="conv")
+        self.conv = EqualizedConv2D(c4, 3, activation="lrelu", weight_norm=wn, name="conv")
         self.conv.build((None, 4, 4, c4 + self.mbstd_features))
-        self.fc = EqualizedDense(c4, activation="lrelu", name="fc")
+        self.fc = EqualizedDense(c4, activation="lrelu", weight_norm=wn, name="fc")
         self.fc.build((None, 16 * c4))
-        self.out = EqualizedDense(1, name="out")
+        self.out = EqualizedDense(1, weight_norm=wn, name="out")
         self.out.build((None, c4))
         self.built = True
 
@@ -190,4 +198,5 @@ class Discriminator(keras.Model):
     def get_config(self):
         return {"name": self.name, "resolution": self.resolution, "img_channels": self.img_channels,
                 "fmap_base": self.fmap_base, "fmap_max": self.fmap_max, "mbstd_group": self.mbstd_group,
-                "mbstd_features": self.mbstd_features, "attention": self.attention}
+                "mbstd_features": self.mbstd_features, "attention": self.attention,
+                "weight_norm": self.weight_norm}

@@ -17,16 +17,20 @@ class Generator(keras.Model):
     randomness stateless and reproducible; without it fresh random numbers are drawn.
     ``attention``: an optional spec (``{"type": "san", "resolution": 32, ...}``) for the attention module
     that replaces one resolution's convolution (Sec. 3.2 of Yu et al. 2021), see ``SynthesisBlock``.
+    ``weight_norm``: "equalized" (StyleGAN2) or "spectral" (Miyato et al. 2018, as SAGAN uses in G) for
+    the mapping FCs, modulated convolutions, ToRGBs and their affines; with "spectral" the training step
+    calls ``keras_attngan.layers.spectral_update(G)`` once per step.
     """
 
     def __init__(self, resolution=256, img_channels=3, z_dim=512, w_dim=512, mapping_layers=8,
                  mapping_lr_mul=0.01, fmap_base=8192, fmap_max=512, style_mixing_prob=0.9, attention=None,
-                 **kwargs):
+                 weight_norm="equalized", **kwargs):
         super().__init__(**kwargs)
         self.z_dim, self.style_mixing_prob = int(z_dim), float(style_mixing_prob)
-        self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, mapping_lr_mul, name="mapping")
+        self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, mapping_lr_mul, weight_norm=weight_norm,
+                                      name="mapping")
         self.synthesis = SynthesisNetwork(resolution, img_channels, w_dim, fmap_base, fmap_max, attention,
-                                          name="synthesis")
+                                          weight_norm=weight_norm, name="synthesis")
         self.num_ws = self.synthesis.num_ws
         self.mapping.build((None, self.z_dim))
         self.built = True
@@ -98,4 +102,5 @@ class Generator(keras.Model):
         return {"name": self.name, "resolution": s.resolution, "img_channels": s.img_channels,
                 "z_dim": m.z_dim, "w_dim": m.w_dim, "mapping_layers": m.num_layers,
                 "mapping_lr_mul": m.lr_mul, "fmap_base": s.fmap_base, "fmap_max": s.fmap_max,
-                "style_mixing_prob": self.style_mixing_prob, "attention": s.attention}
+                "style_mixing_prob": self.style_mixing_prob, "attention": s.attention,
+                "weight_norm": s.weight_norm}

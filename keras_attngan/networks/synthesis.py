@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from keras_attngan.layers import ModulatedConv2D, ToRGB, upsample2d
 from keras_attngan.layers.attention import make_attention
+from keras_attngan.layers.spectral import check_weight_norm
 from keras_attngan.networks.widths import block_resolutions, check_resolution, num_channels, num_ws
 from keras_attngan.rng import batch_normal
 
@@ -28,13 +29,18 @@ class SynthesisBlock(keras.layers.Layer):
     layer"). That layer's w is then unused (the block still consumes it, so num_ws, style mixing and
     truncation indices do not change), and it gets no noise, bias or activation of its own: its output is
     the residual attention output of Eq. 7.
+
+    ``weight_norm`` ("equalized" | "spectral") applies to the modulated convolutions and ToRGB (base
+    weights and affines); the learned constant and an attention module keep their own weights.
     """
 
-    def __init__(self, resolution, in_channels, out_channels, img_channels, w_dim, attention=None, **kwargs):
+    def __init__(self, resolution, in_channels, out_channels, img_channels, w_dim, attention=None,
+                 weight_norm="equalized", **kwargs):
         super().__init__(**kwargs)
         self.resolution, self.in_channels, self.out_channels = int(resolution), int(in_channels), int(out_channels)
         self.img_channels, self.w_dim = int(img_channels), int(w_dim)
         self.attention = dict(attention) if attention else None
+        self.weight_norm = wn = check_weight_norm(weight_norm)
         self.is_first = self.resolution == 4
         self.num_conv = 1 if self.is_first else 2
         w_shape = (None, self.w_dim)
@@ -42,15 +48,15 @@ class SynthesisBlock(keras.layers.Layer):
             self.const = self.add_weight(name="const", shape=(4, 4, self.out_channels),
                                          initializer=keras.initializers.RandomNormal(stddev=1.0))
         else:
-            self.conv0 = ModulatedConv2D(self.out_channels, 3, up=True, name="conv0")
+            self.conv0 = ModulatedConv2D(self.out_channels, 3, up=True, weight_norm=wn, name="conv0")
             self.conv0.build((None, self.resolution // 2, self.resolution // 2, self.in_channels), w_shape)
         if self.attention:
             self.conv1 = make_attention(self.attention, name="attention")
             self.conv1.build((None, self.resolution, self.resolution, self.out_channels))
         else:
-            self.conv1 = ModulatedConv2D(self.out_channels, 3, name="conv1")
+            self.conv1 = ModulatedConv2D(self.out_channels, 3, weight_norm=wn, name="conv1")
             self.conv1.build((None, self.resolution, self.resolution, self.out_channels), w_shape)
-        self.torgb = ToRGB(self.img_channels, name="torgb")
+        self.torgb = ToRGB(self.img_channels, weight_norm=wn, name="torgb")
         self.torgb.build((None, self.resolution, self.resolution, self.out_channels), w_shape)
 
     def convs(self):
@@ -82,15 +88,18 @@ class SynthesisBlock(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution, "in_channels": self.in_channels,
                 "out_channels": self.out_channels, "img_channels": self.img_channels, "w_dim": self.w_dim,
-                "attention": self.attention}
+                "attention": self.attention, "weight_norm": self.weight_norm}
 
 
 class SynthesisNetwork(keras.layers.Layer):
-    """ws [B, num_ws, w_dim] -> images [B, R, R, C] (NHWC, roughly in [-1, 1])."""
+    """ws [B, num_ws, w_dim] -> images [B, R, R, C] (NHWC, roughly in [-1, 1]).
+
+    ``weight_norm``: "equalized" or "spectral" for every block (see :class:`SynthesisBlock`)."""
 
     def __init__(self, resolution, img_channels=3, w_dim=512, fmap_base=8192, fmap_max=512, attention=None,
-                 **kwargs):
+                 weight_norm="equalized", **kwargs):
         super().__init__(**kwargs)
+        self.weight_norm = wn = check_weight_norm(weight_norm)
         self.resolution = check_resolution(resolution)
         self.img_channels, self.w_dim = int(img_channels), int(w_dim)
         self.fmap_base, self.fmap_max = int(fmap_base), int(fmap_max)
@@ -108,10 +117,10 @@ class SynthesisNetwork(keras.layers.Layer):
         def attn(res):
             return self.attention if self.attention and self.attention["resolution"] == res else None
 
-        self.blocks = [SynthesisBlock(4, nf(4), nf(4), self.img_channels, self.w_dim, attn(4), name="b4")]
+        self.blocks = [SynthesisBlock(4, nf(4), nf(4), self.img_channels, self.w_dim, attn(4), wn, name="b4")]
         for res in block_resolutions(self.resolution):
             self.blocks.append(SynthesisBlock(res, nf(res // 2), nf(res), self.img_channels, self.w_dim,
-                                              attn(res), name=f"b{res}"))
+                                              attn(res), wn, name=f"b{res}"))
 
     def draw_noise(self, batch, seed):
         """The per-pixel noise images of a ``random``-mode pass, one [batch, H, W, 1] per noise layer.
@@ -153,4 +162,4 @@ class SynthesisNetwork(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution, "img_channels": self.img_channels,
                 "w_dim": self.w_dim, "fmap_base": self.fmap_base, "fmap_max": self.fmap_max,
-                "attention": self.attention}
+                "attention": self.attention, "weight_norm": self.weight_norm}
