@@ -7,8 +7,12 @@ overridden on the command line (``--config.train.batch_size=8``).
 import ml_collections
 
 from keras_attngan import losses
+from keras_attngan.augment import default_augment_config, validate_augment_config
 from keras_attngan.networks.widths import check_resolution
 from keras_attngan.training.strategy import check_precision, check_strategy, parse_xla
+
+
+WEIGHT_NORMS = ("equalized", "spectral")
 
 
 def default_config():
@@ -46,9 +50,16 @@ def default_config():
         type="none", module="san", variant="eq8",
         resolution=8, patch_size=7, share_planes=8, kq_channels=0, hidden_channels=0))
 
+    c.model.g_weight_norm = "equalized"  # equalized (StyleGAN2's equalized lr) | spectral (Miyato et al. 2018)
+    c.model.d_weight_norm = "equalized"
+
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "ns"              # ns | saturating | wgan_gp | hinge | dual_contrastive
     c.loss.warmup_kimg = 0.0        # train with 'ns' for this long first (paper: ~20 epochs)
+    c.loss.drift = 0.0              # ProGAN's drift penalty epsilon * E[D(x)^2] (objective term); 0 = off
+
+    # What D sees goes through this augmentation (README "Augmentation"): none | diffaugment | ada.
+    c.augment = default_augment_config()
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32
@@ -150,7 +161,14 @@ def validate(config):
     for name in ("z_dim", "w_dim", "mapping_layers", "fmap_base", "fmap_max", "mbstd_group", "mbstd_features"):
         _positive("model", name, getattr(m, name), integer=True)
     _check_attention(m)
+    for net in ("g", "d"):
+        value = m[f"{net}_weight_norm"]
+        if value not in WEIGHT_NORMS:
+            raise ValueError(f"model.{net}_weight_norm={value!r} is not one of {', '.join(WEIGHT_NORMS)}")
     losses.get(config.loss.name)
+    validate_augment_config(config.augment)
+    if config.loss.drift < 0:
+        raise ValueError(f"loss.drift must be >= 0 (0 = off), got {config.loss.drift}")
     if config.loss.warmup_kimg < 0:
         raise ValueError(f"loss.warmup_kimg must be >= 0, got {config.loss.warmup_kimg}")
     for name in ("batch_size", "grid_size", "keep_checkpoints", "tensorboard_every"):

@@ -29,9 +29,11 @@ def named_variables(trainer):
 
     Variables are listed explicitly because Keras 3 layers held in Python lists (mapping layers,
     synthesis/discriminator blocks) are not children in TF's object graph, so checkpointing the
-    models as objects would silently skip them. Index + path also makes a mismatch fail loudly.
+    models as objects would silently skip them. Index + path also makes a mismatch fail loudly. A
+    method's heads are layers of D (in its weights); its other state comes from
+    ``trainer.state_variables()``, so this list needs no change per method.
     """
-    named = {"step": trainer.step, "pl_mean": trainer.pl_mean}
+    named = dict(trainer.state_variables())  # step, pl_mean, and what the augmentation/terms add
     groups = {"generator": trainer.generator.weights, "discriminator": trainer.discriminator.weights,
               "g_ema": trainer.g_ema.weights, "g_optimizer": trainer.g_optimizer.variables,
               "d_optimizer": trainer.d_optimizer.variables}

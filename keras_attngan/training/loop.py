@@ -23,10 +23,11 @@ from keras_attngan.training.files import makedirs, read_json, trim_jsonl, write_
 from keras_attngan.training.setup import apply_optimizer_config, build_trainer
 from keras_attngan.training.strategy import check_batch, make_strategy, use_xla
 
-# What must not change when a run resumes: the sections that define the checkpoint's contents, and
-# the batch size, which fixes what a step means (kimg = steps x batch). Everything else may change.
+# What must not change when a run resumes: the sections that define the checkpoint's contents (and the
+# augmentation's name: ADA's state is in the checkpoint), and the batch size, which fixes what a step
+# means (kimg = steps x batch). Everything else may change.
 FROZEN_SECTIONS = ("model", "loss")
-FROZEN_FIELDS = (("train", "batch_size"),)
+FROZEN_FIELDS = (("train", "batch_size"), ("augment", "name"))
 
 
 def _frozen_items(saved):

@@ -3,28 +3,43 @@
 import keras
 import tensorflow as tf
 
+from keras_attngan import augment
 from keras_attngan.networks import Discriminator, Generator
+from keras_attngan.training.objectives import build_terms
 from keras_attngan.training.schedule import adam_hparams, make_adam
 from keras_attngan.training.strategy import precision_policy, use_xla
 from keras_attngan.training.trainer import GANTrainer
 
 
+# Config fields passed to the constructors under their own names: a field added to the config and to
+# a constructor is wired by adding its name here, not by copying it through positional arguments.
+GENERATOR_FIELDS = ("resolution", "img_channels", "z_dim", "w_dim", "mapping_layers", "mapping_lr_mul", "fmap_base",
+                    "fmap_max", "style_mixing_prob")
+DISCRIMINATOR_FIELDS = ("resolution", "img_channels", "mbstd_group", "mbstd_features")
+TRAINER_FIELDS = ("r1_gamma", "r1_interval", "pl_weight", "pl_interval", "pl_decay", "pl_batch_shrink", "ema_kimg")
+
+
+def _pick(section, names):
+    return {name: section[name] for name in names}
+
+
 def build_generator(model_cfg, name="generator"):
     m = model_cfg
-    return Generator(m.resolution, m.img_channels, m.z_dim, m.w_dim, m.mapping_layers, m.mapping_lr_mul,
-                     m.fmap_base, m.fmap_max, m.style_mixing_prob, attention=m.g_attention.to_dict(), name=name)
+    return Generator(**_pick(m, GENERATOR_FIELDS), attention=m.g_attention.to_dict(), weight_norm=m.g_weight_norm,
+                     name=name)
 
 
 def build_discriminator(model_cfg):
     m = model_cfg
-    return Discriminator(m.resolution, m.img_channels, m.d_fmap_base or m.fmap_base,
-                         m.d_fmap_max or m.fmap_max, m.mbstd_group, m.mbstd_features,
-                         attention=m.d_attention.to_dict(), name="discriminator")
+    return Discriminator(**_pick(m, DISCRIMINATOR_FIELDS), fmap_base=m.d_fmap_base or m.fmap_base,
+                         fmap_max=m.d_fmap_max or m.fmap_max, attention=m.d_attention.to_dict(),
+                         weight_norm=m.d_weight_norm, name="discriminator")
 
 
 def build_trainer(config, strategy=None):
-    """G, D, G_ema (initialised to G) and the compiled :class:`GANTrainer`, initialised from config.seed,
-    with their variables on ``strategy`` (default: the current one) and ``train.precision``'s policy."""
+    """G, D, G_ema (initialised to G), the augmentation, the objective terms and the compiled
+    :class:`GANTrainer`, initialised from config.seed, with their variables on ``strategy`` (default: the
+    current one) and ``train.precision``'s policy."""
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope(), precision_policy(config.train.precision):
         return _build_trainer(config, strategy)
@@ -38,10 +53,9 @@ def _build_trainer(config, strategy):
     for src, dst in zip(G.weights, g_ema.weights):
         dst.assign(src)
     trainer = GANTrainer(G, build_discriminator(config.model), g_ema, loss=config.loss.name,
-                         warmup_kimg=config.loss.warmup_kimg, r1_gamma=t.r1_gamma, r1_interval=t.r1_interval,
-                         pl_weight=t.pl_weight, pl_interval=t.pl_interval, pl_decay=t.pl_decay,
-                         pl_batch_shrink=t.pl_batch_shrink, ema_kimg=t.ema_kimg,
-                         ema_rampup=t.ema_rampup or None, seed=config.seed, xla=use_xla(t.xla, strategy))
+                         warmup_kimg=config.loss.warmup_kimg, ema_rampup=t.ema_rampup or None, seed=config.seed,
+                         xla=use_xla(t.xla, strategy), augment=augment.build(config.augment),
+                         terms=build_terms(config), **_pick(t, TRAINER_FIELDS))
     trainer.global_batch = t.batch_size
     # mixed_float16: dynamic loss scaling (skips steps with inf/NaN gradients, adjusts the scale).
     scaled = (keras.optimizers.LossScaleOptimizer if t.precision == "mixed_float16" else (lambda o: o))

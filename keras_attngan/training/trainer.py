@@ -12,6 +12,12 @@ batch's draw, so a resumed run draws the same numbers as an uninterrupted one an
 - path-length's running mean uses the global batch mean; ``w_avg`` and ``pl_mean`` have 'mean'
   aggregation; minibatch-stddev groups are contiguous and stay within a replica.
 
+Everything D sees passes through one place, :meth:`GANTrainer._run_D`, which applies the configured
+augmentation (``keras_attngan.augment``: reals and fakes of both steps, R1's reals, WGAN-GP's interpolates,
+reference batches) with parameters drawn like every other random input. Methods plug in as
+:class:`~keras_attngan.training.objectives.ObjectiveTerm` objects (extra losses on D's named outputs and
+G's features) and through the state they own; the step iterates over them.
+
 Forward passes are (optionally) XLA-compiled per replica; tapes, collectives, ``apply_gradients`` and
 variable updates stay outside them, the pattern that works under ``tf.distribute`` (NOTES-tf-keras.md).
 """
@@ -19,10 +25,13 @@ variable updates stay outside them, the pattern that works under ``tf.distribute
 import keras
 import tensorflow as tf
 
+from keras_attngan import augment as augment_lib
 from keras_attngan import losses
+from keras_attngan.layers.spectral import spectral_update
 from keras_attngan.networks.synthesis import fold_seed
 from keras_attngan.rng import batch_normal, batch_uniform
 from keras_attngan.training import regularizers as reg
+from keras_attngan.training.objectives import StepContext
 from keras_attngan.training.schedule import ema_beta
 
 METRIC_NAMES = ("d_loss", "g_loss", "r1_penalty", "pl_penalty", "real_score", "fake_score")
@@ -37,7 +46,7 @@ class GANTrainer(keras.Model):
 
     def __init__(self, generator, discriminator, g_ema, loss="ns", warmup_kimg=0.0, r1_gamma=10.0,
                  r1_interval=16, pl_weight=0.0, pl_interval=4, pl_decay=0.01, pl_batch_shrink=2,
-                 ema_kimg=10.0, ema_rampup=None, seed=0, xla=False, **kwargs):
+                 ema_kimg=10.0, ema_rampup=None, seed=0, xla=False, augment=None, terms=(), **kwargs):
         super().__init__(**kwargs)
         self.generator, self.discriminator, self.g_ema = generator, discriminator, g_ema
         self.loss_name, self.warmup_kimg = loss, float(warmup_kimg)
@@ -52,7 +61,20 @@ class GANTrainer(keras.Model):
                                     trainable=False, aggregation="only_first_replica")
         self.pl_mean = self.add_weight(name="pl_mean", shape=(), initializer="zeros", trainable=False,
                                        aggregation="mean")
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in METRIC_NAMES}
+        # The augmentation of everything D sees, and the extra objective terms of the configured method.
+        self.augment = augment if augment is not None else augment_lib.get("none")
+        self.terms = list(terms)
+        self.d_output_names = tuple(sorted({n for t in self.terms for n in t.d_outputs}))
+        self.g_output_names = tuple(sorted({n for t in self.terms for n in t.g_outputs}))
+        self.need_g_features = any(t.g_features for t in self.terms)
+        if self.augment.adaptive:  # ADA: sum of E[sign(D(real))] since p was last adjusted
+            self.ada_sign_sum = self.add_weight(name="ada_sign_sum", shape=(), initializer="zeros",
+                                                trainable=False, aggregation="mean")
+        for term in self.terms:
+            term.build(self)
+        names = list(METRIC_NAMES) + [n for t in self.terms for n in t.stat_names()]
+        names += list(self.augment.log_values())
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self._host_step = None
         self.global_batch = None  # set by make_train_function's caller via the first batch
         self.built = True
@@ -119,11 +141,41 @@ class GANTrainer(keras.Model):
             loss = optimizer.scale_loss(loss)
         return loss
 
-    def _disc(self, ref):
-        """D as a function of images; with reference attention, ``ref`` (reals) is the reference batch."""
-        if self.discriminator.uses_reference:
-            return lambda x: self.discriminator(x, reference=ref)
-        return self.discriminator
+    def _run_D(self, images, ref, aug, outputs=()):
+        """The one place D is called: ``(logits, {name: output})`` of D on ``images`` augmented with ``aug``
+        (a dict of :meth:`_draw_aug`, None: no augmentation); with reference attention, ``ref`` (reals,
+        augmented with their own draw) is the reference batch."""
+        D = self.discriminator
+        if aug is not None:
+            images = self.augment.apply(images, aug["x"])
+            ref = self.augment.apply(ref, aug["ref"]) if ref is not None and D.uses_reference else ref
+        kwargs = {"reference": ref} if D.uses_reference else {}
+        if outputs:
+            return D(images, outputs=outputs, **kwargs)
+        return D(images, **kwargs), {}
+
+    def _draw_aug(self, batch, seed):
+        """Augmentation parameters of one D call site (its images and its reference batch), drawn outside
+        compiled code from ``seed``; None when the augmentation is the identity."""
+        if self.augment.is_identity:
+            return None
+        ref = self.augment.draw(batch, fold_seed(seed, 1)) if self.discriminator.uses_reference else None
+        return {"x": self.augment.draw(batch, fold_seed(seed, 0)), "ref": ref}
+
+    def _context(self, **kwargs):
+        return StepContext(discriminator=self.discriminator, augment=self.augment, gather=self._gather,
+                           step=self.step, **kwargs)
+
+    def _terms_loss(self, phase, ctx, stats):
+        """Sum of the terms' losses for ``phase`` ('d_loss' or 'g_loss'); their stats go into ``stats``."""
+        total = tf.zeros([])
+        for term in self.terms:
+            out = getattr(term, phase)(ctx)
+            if out is not None:
+                loss, term_stats = out
+                total += tf.cast(loss, tf.float32)
+                stats.update(term_stats)
+        return total
 
     # --------------------------------------------- per-replica forward passes (jit-compiled with XLA)
     # Each phase runs its forward pass in one of these; the GradientTape, the cross-replica gathers
@@ -132,43 +184,55 @@ class GANTrainer(keras.Model):
     # function is compiled too.
     # Their random inputs (latents, style mixing, noise, projections) are drawn by the caller, outside
     # compiled code: XLA's RNG draws other numbers than TF's kernels for the same seed.
-    def _g_main_forward_impl(self, real, ref, z, random, need_reals):
-        G, D = self.generator, self._disc(ref)
-        real_logits = tf.stop_gradient(D(real)) if need_reals else tf.zeros([0, 1])
+    def _g_main_forward_impl(self, real, ref, z, random, need_reals, aug_real, aug_fake):
+        G, outputs = self.generator, self.g_output_names
+        real_out = (tf.nest.map_structure(tf.stop_gradient, self._run_D(real, ref, aug_real, outputs))
+                    if need_reals else (tf.zeros([0, 1]), {}))
         ws = G.training_ws(z, mixing=random["mixing"])
-        fake_logits = D(G.synthesis(ws, noise_mode="random", noise=random["noise"]))
-        return fake_logits, real_logits, ws[:, 0]
+        fake_out = self._run_D(G.synthesis(ws, noise_mode="random", noise=random["noise"]), ref, aug_fake, outputs)
+        return fake_out, real_out, ws[:, 0]
 
     def _g_reg_forward_impl(self, z, random, proj):
         G = self.generator
         return reg.path_lengths(G, G.training_ws(z, mixing=random["mixing"]), random["noise"], proj)
 
     def _generate_impl(self, z, random):
-        return self.generator(z, training=True, random=random)
+        """Fakes for the D step; with terms that read G's features, ``(images, {res: features})``."""
+        if self.need_g_features:
+            return self.generator(z, training=True, random=random, return_features=True)
+        return self.generator(z, training=True, random=random), {}
 
-    def _d_main_forward_impl(self, real, ref, fake, eps):
-        D = self._disc(ref)
-        gp = reg.wgan_gradient_penalty(D, real, fake, eps=eps) if eps is not None else tf.zeros([])
-        return D(real), D(fake), gp
+    def _d_main_forward_impl(self, real, ref, fake, eps, aug_real, aug_fake, aug_gp):
+        outputs = self.d_output_names
+        gp = (reg.wgan_gradient_penalty(lambda x: self._run_D(x, ref, aug_gp)[0], real, fake, eps=eps)
+              if eps is not None else tf.zeros([]))
+        return self._run_D(real, ref, aug_real, outputs), self._run_D(fake, ref, aug_fake, outputs), gp
 
-    def _d_reg_grads_impl(self, real, ref):
-        """Lazy R1: gamma / 2 * E ||grad_x D(x)||^2 (w.r.t. the primary image), times the interval.
-        Per-sample, so it needs no collective and runs forward and backward in one function."""
+    def _d_reg_grads_impl(self, real, ref, aug):
+        """Lazy R1: gamma / 2 * E ||grad_x D(aug(x))||^2 (w.r.t. the un-augmented primary image, as
+        stylegan2-ada), times the interval. Per-sample, so it needs no collective and runs forward and
+        backward in one function."""
         with tf.GradientTape() as tape:
-            penalty = reg.r1_penalty(self._disc(ref), real)
+            penalty = reg.r1_penalty(lambda x: self._run_D(x, ref, aug)[0], real)
             loss = self._scaled(penalty * (self.r1_gamma / 2.0) * self.r1_interval, self.d_optimizer)
         return penalty, tape.gradient(loss, self.discriminator.trainable_variables)
 
     # ------------------------------------------------------------------ the phases
-    def _g_main(self, real, ref, z, seed, pair):
+    def _g_main(self, real, ref, z, seed, pair, stats):
         G = self.generator
-        random = G.draw_random(tf.shape(z)[0], seed)
+        batch = tf.shape(z)[0]
+        random = G.draw_random(batch, seed)
+        need_reals = pair.g_needs_reals or any(t.needs_reals_in_g for t in self.terms)
+        aug_real, aug_fake = self._draw_aug(batch, fold_seed(seed, 7)), self._draw_aug(batch, fold_seed(seed, 8))
         with tf.GradientTape() as tape:
-            fake_logits, real_logits, w = self._g_main_forward(real, ref, z, random, pair.g_needs_reals)
+            fake_out, real_out, w = self._g_main_forward(real, ref, z, random, need_reals, aug_real, aug_fake)
+            fake_logits, real_logits = fake_out[0], real_out[0]
             if pair.whole_batch:  # every fake against every real of the global batch
                 fake_logits, real_logits = self._gather(fake_logits), self._gather(real_logits)
             g_loss = pair.g_loss(real_logits if pair.g_needs_reals else None, fake_logits)
-            scaled = self._scaled(g_loss, self.g_optimizer)
+            ctx = self._context(real_out=real_out, fake_out=fake_out, aug_params=aug_fake)
+            total = g_loss + self._terms_loss("g_loss", ctx, stats)
+            scaled = self._scaled(total, self.g_optimizer)
         return g_loss, w, tape.gradient(scaled, G.trainable_variables)
 
     def _g_reg(self, z, seed):
@@ -186,19 +250,37 @@ class GANTrainer(keras.Model):
             scaled = self._scaled(penalty * self.pl_weight * self.pl_interval, self.g_optimizer)
         return penalty, pl_mean, tape.gradient(scaled, self.generator.trainable_variables)
 
-    def _d_main(self, real, ref, z, seed, pair):
+    def _d_main(self, real, ref, z, seed, pair, stats):
         batch = tf.shape(z)[0]
-        fake = tf.stop_gradient(self._generate(z, self.generator.draw_random(batch, fold_seed(seed, 0))))
+        fake, g_features = tf.nest.map_structure(
+            tf.stop_gradient, self._generate(z, self.generator.draw_random(batch, fold_seed(seed, 0))))
         eps = batch_uniform([batch, 1, 1, 1], fold_seed(seed, 1)) if pair.gradient_penalty else None
+        aug_real, aug_fake = self._draw_aug(batch, fold_seed(seed, 2)), self._draw_aug(batch, fold_seed(seed, 3))
+        aug_gp = self._draw_aug(batch, fold_seed(seed, 4)) if pair.gradient_penalty else None
         with tf.GradientTape() as tape:
-            real_logits, fake_logits, gp = self._d_main_forward(real, ref, fake, eps)
-            local_real, local_fake = real_logits, fake_logits
+            real_out, fake_out, gp = self._d_main_forward(real, ref, fake, eps, aug_real, aug_fake, aug_gp)
+            real_logits, fake_logits = local_real, local_fake = real_out[0], fake_out[0]
             if pair.whole_batch:
                 real_logits, fake_logits = self._gather(real_logits), self._gather(fake_logits)
             d_loss = pair.d_loss(real_logits, fake_logits)
-            scaled = self._scaled(d_loss + losses.WGAN_GP_WEIGHT * gp, self.d_optimizer)
+            ctx = self._context(real_out=real_out, fake_out=fake_out, g_features=g_features, aug_params=aug_fake)
+            total = d_loss + losses.WGAN_GP_WEIGHT * gp + self._terms_loss("d_loss", ctx, stats)
+            scaled = self._scaled(total, self.d_optimizer)
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
-        return d_loss, tf.reduce_mean(local_real), tf.reduce_mean(local_fake), grads
+        return d_loss, local_real, local_fake, grads
+
+    def _update_ada(self, local_real_logits, global_batch):
+        """ADA (Karras et al. 2020, Sec. 3): accumulate r_t = E[sign(D(real))] over the global batch and
+        adjust p every ``interval`` steps. In-graph (no host flag): p and the sum are written on every
+        step, unchanged between adjustments."""
+        aug = self.augment
+        total = self.ada_sign_sum + self._global_mean(tf.reduce_mean(tf.sign(tf.cast(local_real_logits,
+                                                                                         tf.float32))))
+        due = tf.equal((self.step + 1) % aug.interval, 0)
+        new_p = augment_lib.adjust_p(aug.p, total / aug.interval, global_batch, aug.interval, aug.target,
+                                     aug.speed_kimg)
+        aug.p.assign(tf.where(due, new_p, tf.convert_to_tensor(aug.p)))
+        self.ada_sign_sum.assign(tf.where(due, tf.zeros_like(total), total))
 
     # ------------------------------------------------------------------ the step
     @staticmethod
@@ -225,7 +307,8 @@ class GANTrainer(keras.Model):
         def latents(index, n=batch):
             return batch_normal(tf.stack([n, G.z_dim]), fold_seed(seed, index))
 
-        g_loss, w, grads = self._g_main(real, ref, latents(1), fold_seed(seed, 2), pair)
+        stats = {}  # the terms' stats
+        g_loss, w, grads = self._g_main(real, ref, latents(1), fold_seed(seed, 2), pair, stats)
         self._apply(self.g_optimizer, grads, G.trainable_variables)
         G.mapping.update_w_avg(w)  # 'mean' aggregation: the global batch mean under tf.distribute
 
@@ -236,20 +319,42 @@ class GANTrainer(keras.Model):
             self.pl_mean.assign(pl_mean)
             self.trackers["pl_penalty"].update_state(penalty)
 
-        d_loss, real_score, fake_score, grads = self._d_main(real, ref, latents(5), fold_seed(seed, 6), pair)
+        d_loss, real_logits, fake_logits, grads = self._d_main(real, ref, latents(5), fold_seed(seed, 6), pair,
+                                                               stats)
         self._apply(self.d_optimizer, grads, D.trainable_variables)
+        global_batch = tf.cast(batch, tf.float32) * tf.distribute.get_strategy().num_replicas_in_sync
+        if self.augment.adaptive:
+            self._update_ada(real_logits, global_batch)
 
         if do_d_reg:
-            penalty, grads = self._d_reg_grads(real, ref)
+            penalty, grads = self._d_reg_grads(real, ref, self._draw_aug(batch, fold_seed(seed, 9)))
             self._apply(self.d_optimizer, grads, D.trainable_variables)
             self.trackers["r1_penalty"].update_state(penalty)
 
-        self.update_ema(tf.cast(batch, tf.float32) * tf.distribute.get_strategy().num_replicas_in_sync)
+        # Spectral normalization's persistent u vectors: one power iteration per step on the updated
+        # weights, here outside compiled code (the forward passes only read u). No-op without SN layers.
+        spectral_update(G)
+        spectral_update(D)
+        self.update_ema(global_batch)
         self.step.assign_add(1)
-        for name, value in (("d_loss", d_loss), ("g_loss", g_loss), ("real_score", real_score),
-                            ("fake_score", fake_score)):
+        stats.update(d_loss=d_loss, g_loss=g_loss, real_score=tf.reduce_mean(real_logits),
+                     fake_score=tf.reduce_mean(fake_logits), **self.augment.log_values())
+        for name, value in stats.items():
             self.trackers[name].update_state(value)
         return {name: t.result() for name, t in self.trackers.items()}
+
+    def state_variables(self):
+        """{name: variable} of the training state besides the networks and optimizers: the step, the
+        path-length mean, the augmentation's state (ADA's p and its statistic) and every term's state.
+        The checkpoint saves and restores exactly these (keras_attngan.training.checkpoint)."""
+        named = {"step": self.step, "pl_mean": self.pl_mean}
+        for i, v in enumerate(self.augment.state_variables()):
+            named[f"augment.{i}.{v.name}"] = v
+        if self.augment.adaptive:
+            named["augment.sign_sum"] = self.ada_sign_sum
+        for term in self.terms:
+            named.update({f"{term.name}.{k}": v for k, v in term.state_variables().items()})
+        return named
 
     def update_ema(self, global_batch):
         """G_ema <- lerp(G, G_ema, beta) for trainable weights; buffers (w_avg, fixed noise) are copied."""
