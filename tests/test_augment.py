@@ -361,7 +361,7 @@ def test_default_config_and_build():
 
 
 @pytest.mark.parametrize("fields,field", [
-    (dict(name="simclr"), "augment.name"),
+    (dict(name="simclr_v2"), "augment.name"),
     (dict(name="diffaugment", policy="color,rotate"), "augment.policy"),
     (dict(name="diffaugment", policy="color,cutout,color"), "augment.policy"),
     (dict(name="ada", p=1.5, target=0.0), "augment.p"),

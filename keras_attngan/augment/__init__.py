@@ -1,4 +1,5 @@
-"""Augmentations of everything D sees: ``none``, DiffAugment (Zhao et al. 2020) and ADA (Karras et al. 2020).
+"""Augmentations of everything D sees: ``none``, DiffAugment (Zhao et al. 2020), ADA (Karras et al. 2020) and
+ContraD's SimCLR T (``simclr*``, Jeong & Shin 2021).
 
     aug = augment.build(config.augment)            # inside strategy.scope(): ADA owns a variable (p)
     params = aug.draw(local_batch, seed)           # outside XLA; per-replica rows of the global draw
@@ -18,6 +19,7 @@ from keras_attngan.augment.base import Augment, Identity
 from keras_attngan.augment.config import default_augment_config, validate_augment_config
 from keras_attngan.augment.diffaugment import DiffAugment
 from keras_attngan.augment.registry import build, get
+from keras_attngan.augment.simclr import SimCLR
 
-__all__ = ["ADA", "Augment", "DiffAugment", "Identity", "adjust_p", "build", "default_augment_config", "get",
+__all__ = ["ADA", "Augment", "DiffAugment", "Identity", "SimCLR", "adjust_p", "build", "default_augment_config", "get",
            "identity_params", "validate_augment_config"]

@@ -3,7 +3,7 @@
 One ``augment`` ConfigDict names the augmentation that everything D sees goes through (reals and fakes in
 the D step, fakes in the G step, R1's reals, ADA's statistic): see :mod:`keras_attngan.augment`.
 
-    augment.name        none | diffaugment | ada
+    augment.name        none | diffaugment | ada | simclr | simclr_hq | simclr_hq_cutout (ContraD)
     augment.policy      DiffAugment ops, comma-separated, applied in this order: color, translation, cutout
     augment.p           ADA: -1 adapts p (starting at 0); a value in [0, 1] is a fixed p
     augment.target      ADA with adaptive p: the target of E[sign(D(x_real))] (0.6); 0 with a fixed p
@@ -15,7 +15,7 @@ Every check raises a one-line ``ValueError`` naming the field and the allowed va
 
 import ml_collections
 
-NAMES = ("none", "diffaugment", "ada")  # simclr (ContraD) goes here when it lands
+NAMES = ("none", "diffaugment", "ada", "simclr", "simclr_hq", "simclr_hq_cutout")  # simclr*: ContraD's T
 POLICY_OPS = ("color", "translation", "cutout")
 ADAPTIVE = -1.0
 

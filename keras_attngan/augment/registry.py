@@ -4,8 +4,10 @@ from keras_attngan.augment.ada import ADA
 from keras_attngan.augment.base import Identity
 from keras_attngan.augment.config import NAMES, check_name, validate_augment_config
 from keras_attngan.augment.diffaugment import DiffAugment
+from keras_attngan.augment.simclr import SimCLR
 
-_CLASSES = {"none": Identity, "diffaugment": DiffAugment, "ada": ADA}  # + simclr (ContraD) later
+_CLASSES = {"none": Identity, "diffaugment": DiffAugment, "ada": ADA, "simclr": SimCLR,
+            "simclr_hq": lambda: SimCLR(blur=True), "simclr_hq_cutout": lambda: SimCLR(blur=True, cutout=True)}
 assert set(_CLASSES) == set(NAMES)
 
 
