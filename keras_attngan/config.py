@@ -61,6 +61,9 @@ def default_config():
     # What D sees goes through this augmentation (README "Augmentation"): none | diffaugment | ada.
     c.augment = default_augment_config()
 
+    # GGDR (Lee et al. 2022; keras_attngan.methods.ggdr): D's decoder predicts G's features of the fakes.
+    c.ggdr = ml_collections.ConfigDict(dict(weight=0.0, resolution=0))  # weight 0 = off; res 0 = model.resolution // 4
+
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32
     c.train.total_kimg = 25000.0
@@ -152,6 +155,19 @@ def _check_attention(m):
                              f"model.resolution={m.resolution}")
 
 
+def _check_ggdr(config):
+    from keras_attngan.methods.ggdr import ggdr_resolution
+
+    g, r = config.ggdr, config.model.resolution
+    if g.weight < 0:
+        raise ValueError(f"ggdr.weight must be >= 0 (0 = off; Lee et al. 2022 use 10), got {g.weight}")
+    res = ggdr_resolution(config)
+    if (g.weight > 0 or g.resolution) and (res < 8 or res > r // 2 or res & (res - 1)):
+        given = "" if g.resolution else f" (model.resolution // 4 = {res})"
+        raise ValueError(f"ggdr.resolution={g.resolution}{given} must be a power of two from 8 to "
+                         f"model.resolution / 2 = {r // 2}")
+
+
 def validate(config):
     """Raises ValueError with a one-line message naming the field and the fix."""
     m, t = config.model, config.train
@@ -169,6 +185,7 @@ def validate(config):
     validate_augment_config(config.augment)
     if config.loss.drift < 0:
         raise ValueError(f"loss.drift must be >= 0 (0 = off), got {config.loss.drift}")
+    _check_ggdr(config)
     if config.loss.warmup_kimg < 0:
         raise ValueError(f"loss.warmup_kimg must be >= 0, got {config.loss.warmup_kimg}")
     for name in ("batch_size", "grid_size", "keep_checkpoints", "tensorboard_every"):

@@ -90,4 +90,8 @@ def build_terms(config):
     terms = []
     if config.loss.get("drift", 0.0):
         terms.append(DriftPenalty(config.loss.drift))
+    if config.get("ggdr") and config.ggdr.weight > 0:  # Lee et al. 2022; imported here: methods import this module
+        from keras_attngan.methods.ggdr import GGDRTerm
+
+        terms.append(GGDRTerm.from_config(config))
     return terms
