@@ -1,6 +1,6 @@
 """GGDR (Lee et al. 2022, keras_attngan.methods.ggdr): the cosine loss against NumPy, no gradient into G,
 the decoder's shape, stage form and config round trip, the target moved exactly like the fake image, a
-training step, resume continuity and config errors."""
+training step, resume continuity, two replicas and config errors."""
 
 import numpy as np
 import pytest
@@ -14,7 +14,8 @@ from keras_attngan.networks.synthesis import fold_seed
 from keras_attngan.training.checkpoint import Checkpointer
 from keras_attngan.training.objectives import StepContext, build_terms
 from keras_attngan.training.setup import build_trainer
-from tests.helpers import fixed_batches, tiny_config
+from tests.helpers import all_weights, fixed_batches, mirrored, tiny_config
+from tests.test_distribute import assert_same_run
 from tests.test_training import run_steps
 
 SEED = tf.constant([3, 5], tf.int64)
@@ -155,17 +156,31 @@ def test_target_moves_exactly_like_the_image():
 
 
 # ----------------------------------------------------------------------------- training
-def test_training_step_trains_the_decoder_and_logs_ggdr_loss(tmp_path):
-    """With ADA (p = 0.5): finite losses, the decoder moves with D's optimizer and ggdr_loss is logged; resume
-    continuity: 2 steps, checkpoint, restore into a new trainer: the decoder's weights are the saved ones."""
+def run_state(trainer, config, steps=2):
+    """(logs, weights, names) of G, D (with the decoder) and G_ema after ``steps`` steps, for assert_same_run."""
+    logs = run_steps(trainer, fixed_batches(config), steps)
+    models = (trainer.generator, trainer.discriminator, trainer.g_ema)
+    return logs, all_weights(*models), [w.path for m in models for w in m.weights]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """ADA (p = 0.5) moving the targets; R1 every step and no path-length phase, so that every step runs the
+    same trace. (config, trainer after 2 steps, its run_state, the decoder's weights before training)."""
     config = ggdr_config(name="ada", p=0.5, target=0.0)
-    first = build_trainer(config)
-    decoder = first.discriminator.heads[HEAD]
-    before = [w.numpy().copy() for w in decoder.weights]
-    logs = run_steps(first, fixed_batches(config), 2)
+    config.train.update(batch_size=8, r1_interval=1, pl_weight=0.0)
+    trainer = build_trainer(config)
+    before = [w.numpy().copy() for w in trainer.discriminator.heads[HEAD].weights]
+    return config, trainer, run_state(trainer, config), before
+
+
+def test_training_step_trains_the_decoder_and_logs_ggdr_loss(trained, tmp_path):
+    """Finite losses, the decoder moves with D's optimizer and ggdr_loss is logged; resume continuity:
+    checkpoint after 2 steps, restore into a new trainer: the decoder's weights are the saved ones."""
+    config, first, (logs, _, _), before = trained
     assert all(np.isfinite(v) for v in logs.values()), logs
     assert 0 < logs["ggdr_loss"] <= 20.0  # weight 10 x (1 - cos) with cos in [-1, 1]
-    after = [w.numpy().copy() for w in decoder.weights]
+    after = [w.numpy().copy() for w in first.discriminator.heads[HEAD].weights]
     assert all(not np.array_equal(a, b) for a, b in zip(before, after))
 
     Checkpointer(str(tmp_path), first).save()
@@ -177,12 +192,20 @@ def test_training_step_trains_the_decoder_and_logs_ggdr_loss(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_mirrored_equals_single_device(trained):
+    """Global batch 8 on 2 replicas == one device: the term's per-replica mean (scaled by 1/replicas like
+    the adversarial loss) gives the global batch's gradient, with each replica's rows of the ADA draw."""
+    config, _, single, _ = trained
+    assert_same_run(single, run_state(build_trainer(config, mirrored()), config))
+
+
 def test_off_by_default_and_bad_config_values_are_one_line_errors():
     assert validate(tiny_config()).ggdr.weight == 0.0
     assert not build_terms(tiny_config())
     for fields, message in [
         (dict(weight=-1.0), "ggdr.weight must be >= 0"),
-        (dict(weight=10.0, resolution=12), "ggdr.resolution=12 must be a power of two from 8 to model.resolution / 2 = 8"),
+        (dict(weight=10.0, resolution=12),
+         "ggdr.resolution=12 must be a power of two from 8 to model.resolution / 2 = 8"),
         (dict(weight=10.0, resolution=4), "ggdr.resolution=4 must be"),
         (dict(weight=10.0, resolution=16), "ggdr.resolution=16 must be"),
         (dict(weight=10.0, resolution=0), "ggdr.resolution=0 (model.resolution // 4 = 4) must be"),

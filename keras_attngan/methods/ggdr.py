@@ -39,9 +39,9 @@ def ggdr_resolution(config):
     return int(config.ggdr.resolution or config.model.resolution // 4)
 
 
-def source_names(resolution):
-    """D's outputs the decoder reads: ``x4, x8, ..., x<resolution/2>`` (``feats[r/2]`` of block b<r>)."""
-    return tuple(f"x{r // 2}" for r in block_resolutions(resolution))
+def source_sizes(resolution):
+    """Sizes of D's maps the decoder reads, ``x4, x8, ..., x<resolution/2>`` (``feats[r/2]`` of block b<r>)."""
+    return [r // 2 for r in block_resolutions(resolution)]
 
 
 def cosine_distance(x, y):
@@ -95,8 +95,7 @@ class GGDRDecoder(keras.layers.Layer):
         return y
 
     def compute_output_shape(self, input_shape):
-        batch = input_shape[source_names(self.resolution)[0]][0]
-        return (batch, self.resolution, self.resolution, self.convs[-1].filters)
+        return (input_shape["x4"][0], self.resolution, self.resolution, self.convs[-1].filters)
 
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution, "fmap_base": self.fmap_base,
@@ -113,7 +112,7 @@ class GGDRTerm(ObjectiveTerm):
 
     def __init__(self, weight, resolution):
         self.weight, self.resolution = float(weight), int(resolution)
-        self.d_outputs = source_names(self.resolution)
+        self.d_outputs = tuple(f"x{s}" for s in source_sizes(self.resolution))
 
     @classmethod
     def from_config(cls, config):
@@ -122,8 +121,8 @@ class GGDRTerm(ObjectiveTerm):
     def build(self, trainer):
         D, synthesis = trainer.discriminator, trainer.generator.synthesis
         D.check_outputs(self.d_outputs)
-        shapes = {name: (None, int(name[1:]), int(name[1:]), num_channels(int(name[1:]), D.fmap_base, D.fmap_max))
-                  for name in self.d_outputs}
+        sizes = source_sizes(self.resolution)
+        shapes = {f"x{s}": (None, s, s, num_channels(s, D.fmap_base, D.fmap_max)) for s in sizes}
         # G's widths, not D's: the prediction is compared channel by channel with G's feature map.
         D.add_head(HEAD, GGDRDecoder(self.resolution, synthesis.fmap_base, synthesis.fmap_max, name=HEAD), shapes)
 
@@ -141,7 +140,8 @@ class GGDRTerm(ObjectiveTerm):
         return discriminator.heads[HEAD]({name: maps[name] for name in self.d_outputs})
 
     def d_loss(self, ctx):
-        """Fakes only: the reference multiplies the decoder's output on reals by 0 (a DDP trick, no loss)."""
+        """Fakes only: the reference multiplies the decoder's output on reals by 0 (a DDP trick, no loss).
+        Logs ``ggdr_loss``, the weighted loss added to D's (in [0, 2 * weight])."""
         loss = self.weight * cosine_distance(self.decode(ctx.discriminator, ctx.fake_out[1]), self.target(ctx))
         return loss, {"ggdr_loss": loss}
 
