@@ -8,6 +8,7 @@ import ml_collections
 
 from keras_attngan import losses
 from keras_attngan.augment import default_augment_config, validate_augment_config
+from keras_attngan.methods.contrad import check_config as contrad_check
 from keras_attngan.networks.widths import check_resolution
 from keras_attngan.training.strategy import check_precision, check_strategy, parse_xla
 
@@ -63,6 +64,11 @@ def default_config():
 
     # GGDR (Lee et al. 2022; keras_attngan.methods.ggdr): D's decoder predicts G's features of the fakes.
     c.ggdr = ml_collections.ConfigDict(dict(weight=0.0, resolution=0))  # weight 0 = off; res 0 = model.resolution // 4
+
+    # ContraD (Jeong & Shin 2021; keras_attngan.methods.contrad): D trained contrastively on SimCLR views,
+    # with h_d on its features as the discriminator (loss.name is L_dis; augment.name stays none).
+    c.contrad = ml_collections.ConfigDict(dict(enabled=False, temperature=0.1, lambda_con=1.0, augment="simclr",
+                                               proj_dim=128, hidden=512))
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32
@@ -186,6 +192,7 @@ def validate(config):
     if config.loss.drift < 0:
         raise ValueError(f"loss.drift must be >= 0 (0 = off), got {config.loss.drift}")
     _check_ggdr(config)
+    contrad_check(config)
     if config.loss.warmup_kimg < 0:
         raise ValueError(f"loss.warmup_kimg must be >= 0, got {config.loss.warmup_kimg}")
     for name in ("batch_size", "grid_size", "keep_checkpoints", "tensorboard_every"):

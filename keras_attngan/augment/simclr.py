@@ -159,9 +159,12 @@ class SimCLR(Augment):
         x = self.apply_geometric(x, params) * 0.5 + 0.5  # ContraD's T works on [0, 1]
 
         def jitter(x):
-            b, c, s, hue = params["brightness"], params["contrast"], params["saturation"], params["hue"]
-            return tf.cond(params["contrast_first"][0] > 0.5, lambda: hsv_jitter(contrast(x, c), b, s, hue),
-                           lambda: contrast(hsv_jitter(x, b, s, hue), c))
+            # Contrast before or after the HSV step: contrast (cheap) on both sides, each kept or not, so
+            # the graph has no tf.cond and the HSV step runs once.
+            first = _per_sample(params["contrast_first"]) > 0
+            x = tf.where(first, contrast(x, params["contrast"]), x)
+            x = hsv_jitter(x, params["brightness"], params["saturation"], params["hue"])
+            return tf.where(first, x, contrast(x, params["contrast"]))
 
         # Masks select the untouched input exactly (where) rather than applying identity factors.
         x = tf.where(_per_sample(params["jitter"]) > 0, jitter(x), x)

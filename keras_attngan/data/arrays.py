@@ -21,6 +21,8 @@ IDX_HEADER_BYTES = 16
 EMBEDDED_FILE = "fashion_mnist_5k.npz"
 NPZ_KEYS = ("x", "images", "arr_0")
 _IDX_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
+_IDX_LABEL_FILES = {"train": "train-labels-idx1-ubyte", "test": "t10k-labels-idx1-ubyte"}
+IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned byte data, 1 dimension
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK"  # local file header PK\x03\x04, or PK\x05\x06 for an archive with no arrays
 _NPY_MAGIC = b"\x93NUMPY"
@@ -53,8 +55,8 @@ def parse_idx_images(data: bytes, name: str) -> np.ndarray:
     return images.reshape(n, rows, cols, 1)
 
 
-def read_idx_images(path: str) -> np.ndarray:
-    """Reads an idx3 image file, gzipped or not (detected by content, not by the file name)."""
+def _read_idx_bytes(path: str) -> bytes:
+    """The decompressed bytes of an idx file, gzipped or not (detected by content, not by the file name)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -67,12 +69,36 @@ def read_idx_images(path: str) -> np.ndarray:
             raise DataError(
                 f"idx file {path} is a corrupt or truncated gzip ({e}); re-download or reinstall it"
             ) from e
-    return parse_idx_images(data, path)
+    return data
 
 
-def _find_idx_file(directory: str, split: str) -> str:
-    """Returns the path of the idx image file for `split` in `directory`, preferring the .gz form."""
-    base = _IDX_FILES[split]
+def read_idx_images(path: str) -> np.ndarray:
+    """Reads an idx3 image file, gzipped or not."""
+    return parse_idx_images(_read_idx_bytes(path), path)
+
+
+def read_idx_labels(path: str) -> np.ndarray:
+    """Reads an idx1 label file (magic 2049, N, then N uint8 labels), gzipped or not, into int64 [N]."""
+    data = _read_idx_bytes(path)
+    magic, n = (int(v) for v in np.frombuffer(data[:8], dtype=">u4")) if len(data) >= 8 else (0, 0)
+    if magic != IDX_LABELS_MAGIC or len(data) != 8 + n:
+        raise DataError(f"idx file {path} is not a valid label file (magic {magic}, {len(data)} bytes for {n} "
+                        "labels); re-download or reinstall it")
+    return np.frombuffer(data, dtype=np.uint8, offset=8).astype(np.int64)
+
+
+def load_fashion_mnist_labelled(directory: str, split: str) -> tuple:
+    """(uint8 images [N, 28, 28, 1], int64 labels [N]) of split train or test, from the idx files."""
+    images = load_fashion_mnist(directory, split)
+    labels = read_idx_labels(_find_idx_file(directory, split, _IDX_LABEL_FILES))
+    if len(labels) != len(images):
+        raise DataError(f"fashion_mnist: {len(images)} {split} images but {len(labels)} labels in {directory}")
+    return images, labels
+
+
+def _find_idx_file(directory: str, split: str, files: dict = _IDX_FILES) -> str:
+    """Returns the path of the idx image (or label) file for `split` in `directory`, preferring the .gz form."""
+    base = files[split]
     for candidate in (base + ".gz", base):
         path = os.path.join(directory, candidate)
         if os.path.isfile(path):

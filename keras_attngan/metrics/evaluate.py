@@ -9,6 +9,7 @@ The feature networks (Inception, the discriminator for FDDF, LPIPS for PPL) run 
 split across the replicas and the per-replica features are concatenated back in order (``ReplicaMap``).
 """
 
+import functools
 import os
 import time
 
@@ -103,21 +104,25 @@ class Evaluator:
     def _inception(self, batch):
         return self._replica_map("inception", self.feature_net)(batch)
 
-    def _d_features(self, batch):
-        """The discriminator's last hidden layer (FDDF); reference attention gets real references.
+    def _d_features(self, batch, output="fc"):
+        """The discriminator's last hidden layer (FDDF), or another of its named outputs (``penultimate``:
+        lineval); reference attention gets real references.
 
         Each replica gets whole minibatch-stddev groups (the batch is padded in ``np.resize`` order, as on one
         device), so the features do not depend on the number of replicas."""
         group = self.discriminator.mbstd_group
+        fn = functools.partial(self._d_replica, output=output)
         if getattr(self.discriminator, "uses_reference", False):
-            step = self._replica_map("d_ref", self._d_replica, group)
+            step = self._replica_map(f"d_ref_{output}", fn, group)
             return step(batch, self._reference_batch(len(batch)))
-        return self._replica_map("d", self._d_replica, group)(batch)
+        return self._replica_map(f"d_{output}", fn, group)(batch)
 
-    def _d_replica(self, x, reference=None):
+    def _d_replica(self, x, reference=None, output="fc"):
         x = tf.cast(x, tf.float32) / 127.5 - 1.0
         kwargs = {} if reference is None else {"reference": reference}
-        return self.discriminator(x, return_features=True, **kwargs)[1]
+        if output == "fc":
+            return self.discriminator(x, return_features=True, **kwargs)[1]
+        return self.discriminator(x, outputs=(output,), **kwargs)[1][output]
 
     def _reference_batch(self, n):
         """References for n images (a real batch repeated); each image's reference is fixed by its position."""
@@ -156,6 +161,14 @@ class Evaluator:
             real = self.real_stats(spec.num_reals, self._d_features, "discriminator")
             fake = self._accumulate(self.fake_batches(spec.num_fakes), self._d_features, False)
             results = {spec.name: metric_math.fddf(real, fake)}
+        elif spec.kind == "lineval":
+            if self.discriminator is None:
+                raise ValueError("lineval needs the discriminator: evaluate a training checkpoint, not a SavedModel")
+            from keras_attngan.metrics.lineval import labelled_images, linear_evaluation
+            train = labelled_images(self.config, "train", spec.num_reals, self.batch_size)
+            test = labelled_images(self.config, "test", spec.params["num_test"], self.batch_size)
+            acc, train_acc = linear_evaluation(lambda b: self._d_features(b, "penultimate"), train, test)
+            results = {spec.name: acc, f"{spec.name}_train": train_acc}
         elif spec.kind == "is":
             logits_fn = getattr(self.feature_net, "logits", None)
             if logits_fn is None:

@@ -19,6 +19,8 @@ is<N>k             is    N*1000     0                    num_splits=10
 ppl_{z,w}{full,end} ppl  50000      0                    space, sampling, epsilon=1e-4, crop=False
 fddf               fddf  50000      50000                (the paper's 50k real vs 50k fake)
 fddf<N>k           fddf  N*1000     N*1000
+lineval            lineval 0        10000 labelled train  num_test=10000 (ContraD's linear evaluation)
+lineval<N>k        lineval 0        N*1000 labelled train (same)
 =================  ====  =========  ===================  ==========================
 """
 
@@ -28,7 +30,7 @@ import re
 __all__ = ["MetricSpec", "parse_metric", "parse_metrics", "KNOWN_FORMS"]
 
 KNOWN_FORMS = ("fid50k_full", "fid<N>k", "fid<N>k_full", "kid<N>k", "kid<N>k_full", "pr<N>k<K>",
-               "pr<N>k<K>_full", "is<N>k", "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend", "fddf", "fddf<N>k")
+               "pr<N>k<K>_full", "is<N>k", "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend", "fddf", "fddf<N>k", "lineval", "lineval<N>k")
 
 # NVlabs' pr50k3_full compares against at most 200k reals (k-NN cost is quadratic).
 PR_FULL_MAX_REALS = 200_000
@@ -39,7 +41,7 @@ class MetricSpec:
     """What a metric needs: ``num_reals=None`` means all real images, 0 means none."""
 
     name: str
-    kind: str            # "fid" | "kid" | "pr" | "is" | "ppl" | "fddf"
+    kind: str            # "fid" | "kid" | "pr" | "is" | "ppl" | "fddf" | "lineval"
     num_fakes: int
     num_reals: object    # int or None
     params: dict = dataclasses.field(default_factory=dict, hash=False)
@@ -59,6 +61,7 @@ _PATTERNS = [
     (re.compile(rf"is{_COUNT}"), "is"),
     (re.compile(r"ppl_([zw])(full|end)"), "ppl"),
     (re.compile(rf"fddf(?:{_COUNT})?"), "fddf"),
+    (re.compile(rf"lineval(?:{_COUNT})?"), "lineval"),
 ]
 
 
@@ -89,6 +92,8 @@ def parse_metric(name):
             # Same sampling parameters as NVlabs: 50k pairs, epsilon 1e-4, no face crop.
             return MetricSpec(s, kind, 50_000, 0, {"space": m.group(1), "sampling": m.group(2),
                                                    "epsilon": 1e-4, "crop": False})
+        if kind == "lineval":  # no fakes: labelled reals for training, the test split for testing
+            return MetricSpec(s, kind, 0, int(m.group(1)) * 1000 if m.group(1) else 10_000, {"num_test": 10_000})
         n = int(m.group(1)) * 1000 if m.group(1) else 50_000
         return MetricSpec(s, kind, n, n, {})
     raise _unknown(name)

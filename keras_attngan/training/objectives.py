@@ -26,7 +26,9 @@ class StepContext:
     this replica's (augmented) reals and fakes, with the outputs the terms asked for; ``g_features``: the
     generator's ``{resolution: feature map}`` of the fakes (GGDR's target), when asked for; ``aug_params``:
     the augmentation parameters the fakes were drawn with (``augment.apply_geometric``);
-    ``gather``: per-replica tensor -> global batch."""
+    ``gather``: per-replica tensor -> global batch; ``real`` / ``fake``: the step's images before any
+    augmentation (in the G step the fakes carry G's gradient; in the D step they are constants);
+    ``random``: ``{term name: what its draw() returned}`` for this phase."""
 
     discriminator: Any
     augment: Any
@@ -36,6 +38,9 @@ class StepContext:
     g_features: Optional[Dict[int, tf.Tensor]] = None
     aug_params: Optional[dict] = None
     step: Any = None
+    real: Any = None
+    fake: Any = None
+    random: Optional[dict] = None
 
 
 class ObjectiveTerm:
@@ -46,9 +51,23 @@ class ObjectiveTerm:
     g_outputs = ()        # D outputs for the fakes in the G step
     g_features = False    # whether the D step needs the generator's features of its fakes
     needs_reals_in_g = False  # whether the G step needs D's outputs on reals too
+    # False: the term's d_loss/g_loss replace the adversarial loss on D's logits (ContraD's h_d). The trainer
+    # then skips its own D passes and the loss pair, and R1 is taken on ``critic``.
+    adversarial = True
 
     def build(self, trainer):
         """Called once inside the strategy scope after G and D exist: add heads to D here."""
+
+    def draw(self, batch, seed):
+        """Random inputs of one phase for ``batch`` local images, drawn outside compiled code from ``seed``
+        (with :mod:`keras_attngan.rng`, so replicas get their rows of the global draw); they reach the
+        term as ``ctx.random[self.name]`` (and, for R1, as ``critic``'s ``random``)."""
+        return None
+
+    def critic(self, discriminator, images, random):
+        """With ``adversarial = False``: D's score [B, 1] of ``images`` (reals, for R1) given ``random``
+        from :meth:`draw`; runs inside the compiled R1 pass."""
+        raise NotImplementedError
 
     def d_loss(self, ctx):
         """(scalar loss added to D's main loss, {stat name: scalar}) or None."""
@@ -94,4 +113,8 @@ def build_terms(config):
         from keras_attngan.methods.ggdr import GGDRTerm
 
         terms.append(GGDRTerm.from_config(config))
+    if config.get("contrad") and config.contrad.enabled:  # Jeong & Shin 2021
+        from keras_attngan.methods.contrad import ContraD
+
+        terms.append(ContraD.from_config(config))
     return terms

@@ -16,7 +16,10 @@ Everything D sees passes through one place, :meth:`GANTrainer._run_D`, which app
 augmentation (``keras_attngan.augment``: reals and fakes of both steps, R1's reals, WGAN-GP's interpolates,
 reference batches) with parameters drawn like every other random input. Methods plug in as
 :class:`~keras_attngan.training.objectives.ObjectiveTerm` objects (extra losses on D's named outputs and
-G's features) and through the state they own; the step iterates over them.
+G's features) and through the state they own; the step iterates over them. One term may replace the
+adversarial loss (``adversarial = False``, ContraD): the step then skips its own D passes, gives the term
+the un-augmented reals and fakes and the random inputs it drew (``draw``, outside compiled code), and takes
+R1 on the term's ``critic``.
 
 Forward passes are (optionally) XLA-compiled per replica; tapes, collectives, ``apply_gradients`` and
 variable updates stay outside them, the pattern that works under ``tf.distribute`` (NOTES-tf-keras.md).
@@ -67,6 +70,11 @@ class GANTrainer(keras.Model):
         self.d_output_names = tuple(sorted({n for t in self.terms for n in t.d_outputs}))
         self.g_output_names = tuple(sorted({n for t in self.terms for n in t.g_outputs}))
         self.need_g_features = any(t.g_features for t in self.terms)
+        # A term with adversarial=False replaces the loss on D's logits (and D's logits as R1's critic).
+        replacing = [t for t in self.terms if not t.adversarial]
+        if len(replacing) > 1:
+            raise ValueError(f"terms {', '.join(t.name for t in replacing)} each replace the adversarial loss: use one")
+        self.critic_term = replacing[0] if replacing else None
         if self.augment.adaptive:  # ADA: sum of E[sign(D(real))] since p was last adjusted
             self.ada_sign_sum = self.add_weight(name="ada_sign_sum", shape=(), initializer="zeros",
                                                 trainable=False, aggregation="mean")
@@ -154,6 +162,17 @@ class GANTrainer(keras.Model):
             return D(images, outputs=outputs, **kwargs)
         return D(images, **kwargs), {}
 
+    def _critic(self, images, ref, aug):
+        """D's score of ``images`` for R1: its logits, or those of the term that replaces the adversarial
+        loss (its own augmentation, drawn by its ``draw``, instead of the configured one)."""
+        if self.critic_term is not None:
+            return self.critic_term.critic(self.discriminator, images, aug)
+        return self._run_D(images, ref, aug)[0]
+
+    def _draw_terms(self, batch, seed):
+        """{term name: random inputs} the terms draw for one phase, outside compiled code."""
+        return {t.name: t.draw(batch, fold_seed(seed, i)) for i, t in enumerate(self.terms)}
+
     def _draw_aug(self, batch, seed):
         """Augmentation parameters of one D call site (its images and its reference batch), drawn outside
         compiled code from ``seed``; None when the augmentation is the identity."""
@@ -165,6 +184,11 @@ class GANTrainer(keras.Model):
     def _context(self, **kwargs):
         return StepContext(discriminator=self.discriminator, augment=self.augment, gather=self._gather,
                            step=self.step, **kwargs)
+
+    @staticmethod
+    def _no_output():
+        """What a skipped D pass returns: no logits, no outputs."""
+        return tf.zeros([0, 1]), {}
 
     def _terms_loss(self, phase, ctx, stats):
         """Sum of the terms' losses for ``phase`` ('d_loss' or 'g_loss'); their stats go into ``stats``."""
@@ -187,10 +211,11 @@ class GANTrainer(keras.Model):
     def _g_main_forward_impl(self, real, ref, z, random, need_reals, aug_real, aug_fake):
         G, outputs = self.generator, self.g_output_names
         real_out = (tf.nest.map_structure(tf.stop_gradient, self._run_D(real, ref, aug_real, outputs))
-                    if need_reals else (tf.zeros([0, 1]), {}))
+                    if need_reals else self._no_output())
         ws = G.training_ws(z, mixing=random["mixing"])
-        fake_out = self._run_D(G.synthesis(ws, noise_mode="random", noise=random["noise"]), ref, aug_fake, outputs)
-        return fake_out, real_out, ws[:, 0]
+        fake = G.synthesis(ws, noise_mode="random", noise=random["noise"])
+        fake_out = self._run_D(fake, ref, aug_fake, outputs) if self.critic_term is None else self._no_output()
+        return fake_out, real_out, ws[:, 0], fake
 
     def _g_reg_forward_impl(self, z, random, proj):
         G = self.generator
@@ -203,6 +228,8 @@ class GANTrainer(keras.Model):
         return self.generator(z, training=True, random=random), {}
 
     def _d_main_forward_impl(self, real, ref, fake, eps, aug_real, aug_fake, aug_gp):
+        if self.critic_term is not None:  # the term runs D itself (its own views); no GP without logits
+            return self._no_output(), self._no_output(), tf.zeros([])
         outputs = self.d_output_names
         gp = (reg.wgan_gradient_penalty(lambda x: self._run_D(x, ref, aug_gp)[0], real, fake, eps=eps)
               if eps is not None else tf.zeros([]))
@@ -213,7 +240,7 @@ class GANTrainer(keras.Model):
         stylegan2-ada), times the interval. Per-sample, so it needs no collective and runs forward and
         backward in one function."""
         with tf.GradientTape() as tape:
-            penalty = reg.r1_penalty(lambda x: self._run_D(x, ref, aug)[0], real)
+            penalty = reg.r1_penalty(lambda x: self._critic(x, ref, aug), real)
             loss = self._scaled(penalty * (self.r1_gamma / 2.0) * self.r1_interval, self.d_optimizer)
         return penalty, tape.gradient(loss, self.discriminator.trainable_variables)
 
@@ -222,15 +249,18 @@ class GANTrainer(keras.Model):
         G = self.generator
         batch = tf.shape(z)[0]
         random = G.draw_random(batch, seed)
-        need_reals = pair.g_needs_reals or any(t.needs_reals_in_g for t in self.terms)
+        need_reals = self.critic_term is None and (pair.g_needs_reals or any(t.needs_reals_in_g for t in self.terms))
         aug_real, aug_fake = self._draw_aug(batch, fold_seed(seed, 7)), self._draw_aug(batch, fold_seed(seed, 8))
+        term_random = self._draw_terms(batch, fold_seed(seed, 10))
         with tf.GradientTape() as tape:
-            fake_out, real_out, w = self._g_main_forward(real, ref, z, random, need_reals, aug_real, aug_fake)
+            fake_out, real_out, w, fake = self._g_main_forward(real, ref, z, random, need_reals, aug_real, aug_fake)
             fake_logits, real_logits = fake_out[0], real_out[0]
             if pair.whole_batch:  # every fake against every real of the global batch
                 fake_logits, real_logits = self._gather(fake_logits), self._gather(real_logits)
-            g_loss = pair.g_loss(real_logits if pair.g_needs_reals else None, fake_logits)
-            ctx = self._context(real_out=real_out, fake_out=fake_out, aug_params=aug_fake)
+            g_loss = (pair.g_loss(real_logits if pair.g_needs_reals else None, fake_logits)
+                      if self.critic_term is None else tf.zeros([]))
+            ctx = self._context(real_out=real_out, fake_out=fake_out, aug_params=aug_fake, real=real, fake=fake,
+                                random=term_random)
             total = g_loss + self._terms_loss("g_loss", ctx, stats)
             scaled = self._scaled(total, self.g_optimizer)
         return g_loss, w, tape.gradient(scaled, G.trainable_variables)
@@ -257,13 +287,15 @@ class GANTrainer(keras.Model):
         eps = batch_uniform([batch, 1, 1, 1], fold_seed(seed, 1)) if pair.gradient_penalty else None
         aug_real, aug_fake = self._draw_aug(batch, fold_seed(seed, 2)), self._draw_aug(batch, fold_seed(seed, 3))
         aug_gp = self._draw_aug(batch, fold_seed(seed, 4)) if pair.gradient_penalty else None
+        term_random = self._draw_terms(batch, fold_seed(seed, 10))
         with tf.GradientTape() as tape:
             real_out, fake_out, gp = self._d_main_forward(real, ref, fake, eps, aug_real, aug_fake, aug_gp)
             real_logits, fake_logits = local_real, local_fake = real_out[0], fake_out[0]
             if pair.whole_batch:
                 real_logits, fake_logits = self._gather(real_logits), self._gather(fake_logits)
-            d_loss = pair.d_loss(real_logits, fake_logits)
-            ctx = self._context(real_out=real_out, fake_out=fake_out, g_features=g_features, aug_params=aug_fake)
+            d_loss = pair.d_loss(real_logits, fake_logits) if self.critic_term is None else tf.zeros([])
+            ctx = self._context(real_out=real_out, fake_out=fake_out, g_features=g_features, aug_params=aug_fake,
+                                real=real, fake=fake, random=term_random)
             total = d_loss + losses.WGAN_GP_WEIGHT * gp + self._terms_loss("d_loss", ctx, stats)
             scaled = self._scaled(total, self.d_optimizer)
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
@@ -327,7 +359,9 @@ class GANTrainer(keras.Model):
             self._update_ada(real_logits, global_batch)
 
         if do_d_reg:
-            penalty, grads = self._d_reg_grads(real, ref, self._draw_aug(batch, fold_seed(seed, 9)))
+            aug = (self._draw_aug(batch, fold_seed(seed, 9)) if self.critic_term is None
+                   else self.critic_term.draw(batch, fold_seed(seed, 9)))
+            penalty, grads = self._d_reg_grads(real, ref, aug)
             self._apply(self.d_optimizer, grads, D.trainable_variables)
             self.trackers["r1_penalty"].update_state(penalty)
 
@@ -337,9 +371,10 @@ class GANTrainer(keras.Model):
         spectral_update(D)
         self.update_ema(global_batch)
         self.step.assign_add(1)
-        stats.update(d_loss=d_loss, g_loss=g_loss, real_score=tf.reduce_mean(real_logits),
-                     fake_score=tf.reduce_mean(fake_logits), **self.augment.log_values())
-        for name, value in stats.items():
+        own = dict(d_loss=d_loss, g_loss=g_loss, **self.augment.log_values())
+        if self.critic_term is None:  # else the term reports the scores (and its losses as d_loss, g_loss)
+            own.update(real_score=tf.reduce_mean(real_logits), fake_score=tf.reduce_mean(fake_logits))
+        for name, value in {**own, **stats}.items():
             self.trackers[name].update_state(value)
         return {name: t.result() for name, t in self.trackers.items()}
 

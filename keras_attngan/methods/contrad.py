@@ -1,0 +1,170 @@
+"""ContraD: contrastive learning for the discriminator (Jeong & Shin 2021, "Training GANs with Stronger
+Augmentations via Contrastive Discriminator", ICLR; jh-jeong/ContraD ``training/gan/contrad.py``,
+``training/criterion.py``; ../shared/seed-methods.md Sec. 1).
+
+D's encoder is its penultimate feature (the flattened 4x4 conv output after minibatch-stddev). Three heads
+on it are added to D (:meth:`Discriminator.add_head`, so they are D's weights: optimizer, checkpoint):
+h_r and h_f (Linear -> LeakyReLU(0.1) -> Linear to ``proj_dim``, L2-normalised) and h_d (Linear ->
+LeakyReLU(0.1) -> Linear to 1), the "actual" discriminator. With T the SimCLR augmentation
+(:mod:`keras_attngan.augment.simclr`) and one D pass on [T(x), T(x), T(G(z))] (each its own draw):
+
+    L_D = L_con+ + lambda_con * L_con- + L_dis                                    (Sec. 3.2, Eq. 7)
+    L_con+ = NT-Xent(h_r(v_r1), h_r(v_r2))   (SimCLR on the two real views, Eq. 4)
+    L_con- = SupCon of the fakes against all 3N views with h_f (Eq. 5)
+    L_dis  = loss.name's D loss on h_d(sg(v_r1)), h_d(sg(v_f))   (only h_d learns from it, Eq. 6)
+    L_G    = loss.name's G loss on h_d(D(T(G(z))))   (through the encoder, Eq. 8)
+
+The term sets ``adversarial = False``: it replaces the loss on D's own logits (D's ``fc``/``out`` layers
+are unused), draws T's parameters in its ``draw`` hook and runs D itself. R1 (``train.r1_gamma`` > 0)
+is taken on the critic h_d(D(T(x))) through the whole D (no stop-gradient), as the reference's StyleGAN2
+runs. Under ``tf.distribute`` the contrastive losses see the global batch (``ctx.gather``).
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_attngan import augment as augment_lib
+from keras_attngan import losses
+from keras_attngan.networks.synthesis import fold_seed
+from keras_attngan.training.objectives import ObjectiveTerm
+
+MASK = -5e4  # the reference's diagonal fill: a self-similarity never wins the softmax
+VIEWS = ("real1", "real2", "fake")
+
+
+def nt_xent(z1, z2, temperature):
+    """NT-Xent (Chen et al. 2020; ContraD Eq. 4) over the 2N unit vectors z = [z1; z2]:
+
+        S = z z^T / tau with S_ii = -5e4,   L = -1/(2N) sum_i log softmax(S_i)_{p(i)},
+
+    where p(i) = i + N for i < N and i - N otherwise (the other view of the same image)."""
+    z = tf.concat([tf.cast(z1, tf.float32), tf.cast(z2, tf.float32)], axis=0)
+    n = tf.shape(z1)[0]
+    sim = tf.linalg.set_diag(tf.matmul(z, z, transpose_b=True) / temperature, tf.fill([2 * n], MASK))
+    positive = tf.concat([tf.range(n, 2 * n), tf.range(n)], axis=0)
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(positive, sim))
+
+
+def supcon_fakes(v_real1, v_real2, v_fake, temperature):
+    """ContraD's L_con- (Eq. 5; SupCon, Khosla et al. 2020, with the fakes as the one class): V = [v_r1;
+    v_r2; v_f] (3N unit vectors), S = V V^T / tau with S_ii = -5e4,
+
+        L = -1/N sum_{i fake} sum_{j fake, j != i} 1/(N-1) log softmax(S_i)_j,
+
+    the softmax running over all 3N - 1 non-self entries (both real views and the other fakes)."""
+    v = tf.concat([tf.cast(t, tf.float32) for t in (v_real1, v_real2, v_fake)], axis=0)
+    n = tf.shape(v_fake)[0]
+    sim = tf.linalg.set_diag(tf.matmul(v, v, transpose_b=True) / temperature, tf.fill([3 * n], MASK))
+    log_prob = tf.nn.log_softmax(sim[2 * n:], axis=1)[:, 2 * n:]  # fake anchors, fake columns
+    others = 1.0 - tf.eye(n)
+    weight = others / tf.cast(n - 1, tf.float32)
+    return -tf.reduce_mean(tf.reduce_sum(weight * log_prob, axis=1))
+
+
+def mlp_head(hidden, out, name):
+    """Linear -> LeakyReLU(0.1) -> Linear (the reference's plain nn.Linear heads of its StyleGAN2 D)."""
+    # Named layers: checkpoints key variables by path, which must not depend on Keras's name counters.
+    return keras.Sequential([keras.layers.Dense(hidden, name="fc1"), keras.layers.LeakyReLU(negative_slope=0.1),
+                             keras.layers.Dense(out, name="fc2")], name=name)
+
+
+class ContraD(ObjectiveTerm):
+    """The ContraD objective as a term replacing the adversarial loss; see the module docstring."""
+
+    name = "contrad"
+    adversarial = False
+    heads = {"contrad_real": "h_r", "contrad_fake": "h_f", "contrad_dis": "h_d"}
+
+    def __init__(self, temperature=0.1, lambda_con=1.0, augment="simclr", proj_dim=128, hidden=512, loss="ns"):
+        self.temperature, self.lambda_con = float(temperature), float(lambda_con)
+        self.proj_dim, self.hidden = int(proj_dim), int(hidden)
+        self.T = augment_lib.get(augment)
+        self.pair = losses.get(loss)
+
+    @classmethod
+    def from_config(cls, config):
+        c = config.contrad
+        return cls(c.temperature, c.lambda_con, c.augment, c.proj_dim, c.hidden, config.loss.name)
+
+    def build(self, trainer):
+        D = trainer.discriminator
+        dim = D.fc.weights[0].shape[0]  # the penultimate feature's size, the fc layer's input
+        for head, out in (("contrad_real", self.proj_dim), ("contrad_fake", self.proj_dim), ("contrad_dis", 1)):
+            D.add_head(head, mlp_head(self.hidden, out, head), (None, dim))
+        self._D = D  # the compiled forwards read D from here: a Keras model is no tf.function argument
+        jit = (lambda f: tf.function(f, jit_compile=True)) if trainer.xla else (lambda f: f)
+        self._d_forward, self._g_forward = jit(self._d_forward_impl), jit(self._g_forward_impl)
+
+    # ------------------------------------------------------------------ forward passes (XLA when on)
+    def draw(self, batch, seed):
+        """T's params of the three views, each its own per-sample draw (so a replica's rows are its
+        share of the global draw)."""
+        return {view: self.T.draw(batch, fold_seed(seed, i)) for i, view in enumerate(VIEWS)}
+
+    @staticmethod
+    def _features(D, images):
+        return D(images, outputs=("penultimate",))[1]["penultimate"]
+
+    @staticmethod
+    def _head(D, name, x, normalize=False):
+        y = tf.cast(D.heads[name](x), tf.float32)
+        return tf.math.l2_normalize(y, axis=1) if normalize else y
+
+    def critic(self, discriminator, images, random):
+        """h_d(D(T(x))) with the first real view's params, through the whole D (R1)."""
+        return self._head(discriminator, "contrad_dis",
+                          self._features(discriminator, self.T.apply(images, random["real1"])))
+
+    def _d_forward_impl(self, real, fake, random):
+        D, n = self._D, tf.shape(real)[0]
+        views = [self.T.apply(x, random[v]) for x, v in zip((real, real, fake), VIEWS)]
+        feats = self._features(D, tf.concat(views, axis=0))  # one pass on 3N images, as the reference
+        u = self._head(D, "contrad_real", feats[:2 * n], normalize=True)  # h_r of the fakes is never used
+        v = self._head(D, "contrad_fake", feats, normalize=True)
+        d = self._head(D, "contrad_dis", tf.stop_gradient(feats))  # L_dis trains h_d only (Eq. 6)
+        return u[:n], u[n:], v[:n], v[n:2 * n], v[2 * n:], d[:n], d[2 * n:]
+
+    def _g_forward_impl(self, fake, random):
+        D = self._D
+        return self._head(D, "contrad_dis", self._features(D, self.T.apply(fake, random["fake"])))
+
+    # ------------------------------------------------------------------ losses
+    def d_loss(self, ctx):
+        u1, u2, v1, v2, vf, d_real, d_fake = self._d_forward(ctx.real, ctx.fake, ctx.random[self.name])
+        g = ctx.gather  # global negatives under tf.distribute
+        con_real = nt_xent(g(u1), g(u2), self.temperature)
+        con_fake = supcon_fakes(g(v1), g(v2), g(vf), self.temperature)
+        dis = self.pair.d_loss(d_real, d_fake)  # per-sample: a per-replica mean like the adversarial loss
+        stats = {"d_loss": dis, "contrad_real": con_real, "contrad_fake": con_fake,
+                 "real_score": tf.reduce_mean(d_real), "fake_score": tf.reduce_mean(d_fake)}
+        return con_real + self.lambda_con * con_fake + dis, stats
+
+    def g_loss(self, ctx):
+        loss = self.pair.g_loss(None, self._g_forward(ctx.fake, ctx.random[self.name]))
+        return loss, {"g_loss": loss}
+
+    def stat_names(self):
+        return ("contrad_real", "contrad_fake")
+
+
+def check_config(config):
+    """One-line errors for settings ContraD cannot run with."""
+    c = config.contrad
+    if c.temperature <= 0:
+        raise ValueError(f"contrad.temperature must be > 0 (the paper uses 0.1), got {c.temperature}")
+    if not c.enabled:
+        return
+    if not c.augment.startswith("simclr"):
+        raise ValueError(f"contrad.augment={c.augment!r} must be one of simclr, simclr_hq, simclr_hq_cutout")
+    if config.augment.name != "none":
+        raise ValueError(f"augment.name={config.augment.name!r} must be 'none' with contrad.enabled: ContraD "
+                         "augments D's inputs itself with contrad.augment")
+    if config.loss.name not in ("ns", "saturating", "hinge"):
+        raise ValueError(f"loss.name={config.loss.name!r} cannot be ContraD's L_dis on h_d: use ns, saturating "
+                         "or hinge (dual_contrastive and wgan_gp need D's own logits)")
+    if config.model.d_attention.type == "reference":
+        raise ValueError("model.d_attention.type='reference' cannot be used with contrad.enabled: ContraD runs D "
+                         "without reference images; use 'self' or 'none'")
+    for name in ("proj_dim", "hidden"):
+        if int(c[name]) < 1:
+            raise ValueError(f"contrad.{name} must be a positive integer, got {c[name]}")

@@ -1,0 +1,73 @@
+"""``lineval``: linear evaluation of the discriminator's frozen penultimate features.
+
+The protocol of ContraD's Table 3 (Jeong & Shin 2021, Sec. 4.3; jh-jeong/ContraD ``test_lineval.py``),
+reduced: a linear (multinomial logistic regression) classifier is trained on D's penultimate features of
+N labelled training images and its accuracy is reported on the test split. It runs for any D (features
+are D's, heads or not). Departures from the reference, which trains with SGD (lr 0.1, milestones
+60/75/90 epochs, minibatches): here full-batch Adam (``STEPS`` steps, lr ``LR``, L2 ``L2``) on z-scored
+features, in NumPy (no new dependency), deterministic; N is 10k by default (``lineval<N>k``), not 50k.
+
+Labels come from a labelled source: Fashion-MNIST's idx files (``data.source = fashion_mnist[...]``: the
+train split of its directory for training, the test split for testing); other sources are an error.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_attngan.data.arrays import load_fashion_mnist_labelled
+from keras_attngan.data.pipeline import prepare_image
+from keras_attngan.data.sources import parse_source
+from keras_attngan.utils.images import to_uint8
+
+STEPS, LR, L2 = 300, 0.01, 1e-4
+
+
+def labelled_images(config, split, num=None, batch_size=256):
+    """(uint8 batches [b, R, R, C] at the model's resolution and channels, int64 labels [n]) of the first
+    ``num`` images of ``split`` ('train' or 'test') of the run's labelled source."""
+    source = config.data.source
+    spec = parse_source(source)
+    if spec.kind != "fashion_mnist":
+        raise ValueError(f"lineval needs labelled images but data.source={source!r} has no labels: use "
+                         "fashion_mnist[:train|test] or fashion_mnist:/dir (the idx label files)")
+    images, labels = (a[:num] for a in load_fashion_mnist_labelled(spec.path, split))
+    m = config.model
+    ds = tf.data.Dataset.from_tensor_slices(images).map(
+        lambda x: prepare_image(x, m.resolution, m.img_channels, config.data.fit)).batch(batch_size)
+    return [to_uint8(b.numpy()) for b in ds], labels
+
+
+def fit_logistic(x, y, num_classes, steps=STEPS, lr=LR, l2=L2):
+    """Multinomial logistic regression on features ``x`` [n, d] (z-scored here) with labels ``y`` [n]:
+    minimises mean cross-entropy + l2/2 |W|^2 by full-batch Adam. Returns ``predict(x) -> labels``."""
+    x = np.asarray(x, np.float64)
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / std
+    onehot = np.eye(num_classes)[y]
+    params = [np.zeros((z.shape[1], num_classes)), np.zeros(num_classes)]
+    moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
+    for t in range(1, steps + 1):
+        logits = z @ params[0] + params[1]
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        err = (p - onehot) / len(z)
+        grads = [z.T @ err + l2 * params[0], err.sum(0)]
+        for param, grad, (m1, m2) in zip(params, grads, moments):
+            m1 += 0.1 * (grad - m1)
+            m2 += 0.001 * (grad * grad - m2)
+            param -= lr * (m1 / (1 - 0.9 ** t)) / (np.sqrt(m2 / (1 - 0.999 ** t)) + 1e-8)
+    w, b = params
+    return lambda features: np.argmax(((np.asarray(features, np.float64) - mean) / std) @ w + b, axis=1)
+
+
+def linear_evaluation(features_fn, train, test):
+    """``features_fn``: uint8 batch -> [b, d] features; ``train``/``test``: (batches, labels). Returns
+    (test accuracy, train accuracy)."""
+    def features(batches):
+        return np.concatenate([np.asarray(features_fn(b)).reshape(len(b), -1) for b in batches])
+
+    (train_batches, train_y), (test_batches, test_y) = train, test
+    train_x = features(train_batches)
+    predict = fit_logistic(train_x, train_y, int(max(train_y.max(), test_y.max())) + 1)
+    return (float(np.mean(predict(features(test_batches)) == test_y)),
+            float(np.mean(predict(train_x) == train_y)))
