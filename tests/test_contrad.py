@@ -22,9 +22,13 @@ SEED = tf.constant([5, 6], tf.int64)
 
 
 @pytest.fixture(scope="module")
-def trainer():
-    """One tiny ContraD trainer for the tests that only read it or take steps in order."""
-    return build_trainer(contrad_config())
+def trained():
+    """One tiny ContraD trainer after 2 steps (R1 at step 0): (trainer, weights before, last logs). The
+    tests that read it share its build and trace."""
+    config = contrad_config()
+    trainer = build_trainer(config)
+    before = all_weights(trainer.generator, trainer.discriminator)
+    return trainer, before, run_steps(trainer, fixed_batches(config), 2)
 
 
 def contrad_config(**train):
@@ -68,8 +72,8 @@ def test_supcon_of_fakes_matches_numpy():
 
 
 # ----------------------------------------------------------------------------- gradients
-def test_l_dis_trains_only_h_d_while_g_loss_reaches_the_encoder(trainer):
-    config = contrad_config()
+def test_l_dis_trains_only_h_d_while_g_loss_reaches_the_encoder(trained):
+    config, trainer = contrad_config(), trained[0]
     term, D = trainer.critic_term, trainer.discriminator
     heads = {id(v) for h in D.heads.values() for v in h.trainable_variables}
     h_d = {id(v) for v in D.heads["contrad_dis"].trainable_variables}
@@ -144,12 +148,10 @@ def test_gradients_reach_the_input_with_and_without_xla(name, channels):
 
 
 # ----------------------------------------------------------------------------- training
-def test_one_step_is_finite_and_changes_weights(trainer):
-    config = contrad_config()
+def test_steps_are_finite_and_change_weights(trained):
+    trainer, before, logs = trained
     D = trainer.discriminator
     assert set(D.heads) == {"contrad_real", "contrad_fake", "contrad_dis"}
-    before = all_weights(trainer.generator, D)
-    logs = run_steps(trainer, fixed_batches(config), 1)
     assert all(np.isfinite(v) for v in logs.values()), logs
     assert logs["contrad_real"] > 0 and logs["contrad_fake"] > 0 and logs["r1_penalty"] > 0
     after = all_weights(trainer.generator, D)
@@ -157,12 +159,10 @@ def test_one_step_is_finite_and_changes_weights(trainer):
     assert sum(changed) > len(changed) // 2 and all(changed[-12:])  # the heads (last in D) train
 
 
-def test_resume_continuity(tmp_path):
+def test_resume_continuity(trained, tmp_path):
     """2 steps, checkpoint, 2 more in memory == restore into a new trainer, the same 2 steps (R1 at
     step 2 included)."""
-    config = contrad_config()
-    first = build_trainer(config)
-    run_steps(first, fixed_batches(config), 2)
+    config, first = contrad_config(), trained[0]
     Checkpointer(str(tmp_path), first).save()
     second = build_trainer(config)
     assert Checkpointer(str(tmp_path), second).restore() == 2
@@ -199,9 +199,9 @@ def test_lineval_metric_names():
     assert registry.parse_metric("lineval2k").num_reals == 2000
 
 
-def test_lineval_needs_labels_and_runs_on_fashion_mnist(trainer):
+def test_lineval_needs_labels_and_runs_on_fashion_mnist(trained):
     from keras_attngan.metrics.evaluate import Evaluator
-    config = contrad_config()
+    config, trainer = contrad_config(), trained[0]
     with pytest.raises(ValueError) as err:
         Evaluator(config, trainer.g_ema, trainer.discriminator).compute("lineval1k")
     assert "data.source" in str(err.value) and "\n" not in str(err.value)
