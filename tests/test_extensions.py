@@ -223,13 +223,15 @@ def test_spectral_u_vectors_advance_each_step_and_are_restored_on_resume(tmp_pat
     assert u_vars and all(not w.trainable for w in u_vars)
     before = [w.numpy().copy() for w in u_vars]
     run_steps(trainer, fixed_batches(config), 2)
-    assert all(not np.allclose(a, w.numpy()) for a, w in zip(before, u_vars))  # one power iteration per step
+    # One power iteration per step moves every u (a 1-d u, the output layer's, is always +-1).
+    assert all(not np.allclose(a, w.numpy()) for a, w in zip(before, u_vars) if a.size > 1)
     Checkpointer(str(tmp_path), trainer).save()
     resumed = build_trainer(config)
     Checkpointer(str(tmp_path), resumed).restore()
     for a, b in zip(u_vars, [w for w in resumed.discriminator.weights if "sn_u" in w.path]):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     # Continuing from the checkpoint equals continuing in memory (u included).
-    logs_a = run_steps(trainer, fixed_batches(config), 1, skip=2)
-    logs_b = run_steps(resumed, fixed_batches(config), 1, skip=2)
-    assert logs_a["d_loss"] == pytest.approx(logs_b["d_loss"], rel=1e-5)
+    run_steps(trainer, fixed_batches(config), 1, skip=2)
+    run_steps(resumed, fixed_batches(config), 1, skip=2)
+    for a, b in zip(trainer.discriminator.weights, resumed.discriminator.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
