@@ -73,7 +73,6 @@ class ContraD(ObjectiveTerm):
 
     name = "contrad"
     adversarial = False
-    heads = {"contrad_real": "h_r", "contrad_fake": "h_f", "contrad_dis": "h_d"}
 
     def __init__(self, temperature=0.1, lambda_con=1.0, augment="simclr", proj_dim=128, hidden=512, loss="ns"):
         self.temperature, self.lambda_con = float(temperature), float(lambda_con)
@@ -89,6 +88,7 @@ class ContraD(ObjectiveTerm):
     def build(self, trainer):
         D = trainer.discriminator
         dim = D.fc.weights[0].shape[0]  # the penultimate feature's size, the fc layer's input
+        # h_r, h_f (projections) and h_d (the discriminator), named for their role in D's weight paths.
         for head, out in (("contrad_real", self.proj_dim), ("contrad_fake", self.proj_dim), ("contrad_dis", 1)):
             D.add_head(head, mlp_head(self.hidden, out, head), (None, dim))
         self._D = D  # the compiled forwards read D from here: a Keras model is no tf.function argument
