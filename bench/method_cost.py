@@ -31,8 +31,10 @@ DEFAULT_VARIANTS = ("none:;"
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/bench_32_e.py", "Config file (sizes).")
 _VARIANTS = flags.DEFINE_string("variants", DEFAULT_VARIANTS, "label:field=value,...;label:...")
-_STEPS = flags.DEFINE_integer("steps", 8, "Timed steps per variant and round.")
+_STEPS = flags.DEFINE_integer("steps", 16, "Timed steps per variant and round (16: one R1 period).")
 _ROUNDS = flags.DEFINE_integer("rounds", 3, "Interleaved timing rounds; medians are reported.")
+_WARMUP = flags.DEFINE_integer("warmup", 17, "Untimed steps first: enough for every lazy-regularization "
+                               "schedule variant (R1 every 16, path length every 4) to be traced.")
 
 
 def parse_variants(text):
@@ -73,7 +75,8 @@ def main(argv):
         config = validate(apply_overrides(_CONFIG.value.copy_and_resolve_references(), overrides))
         trainer = build_trainer(config)
         rows.append((label, trainer.generator.count_params() + trainer.discriminator.count_params()))
-        timers.append(train_step_timer(trainer, config))
+        timers.append(train_step_timer(trainer, config, _WARMUP.value))
+    # Lazy R1/PL make some steps dearer: --steps=16 times one whole period of both in every round.
     times = np.array([[timer(_STEPS.value) for timer in timers] for _ in range(_ROUNDS.value)])  # [round, variant]
     step, ratio = np.median(times, axis=0), np.median(times / times[:, :1], axis=0)
     b = _CONFIG.value.train.batch_size
