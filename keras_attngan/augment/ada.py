@@ -132,6 +132,17 @@ class ADA(Augment):
         self.p.assign(p)
         return p
 
+    def accumulate(self, sign_sum, mean_sign, step, batch_size):
+        """The training step's in-graph form of :meth:`update` (Sec. 3): adds this step's global
+        E[sign(D(real))] to the ``sign_sum`` variable and, every ``interval`` steps (by the step counter
+        ``step``, before its increment), adjusts p from the interval's mean and resets the sum. Both are
+        written every step (unchanged between adjustments), so no host-side flag or tf.cond is needed."""
+        total = sign_sum + mean_sign
+        due = tf.equal((step + 1) % self.interval, 0)
+        new_p = adjust_p(self.p, total / self.interval, batch_size, self.interval, self.target, self.speed_kimg)
+        self.p.assign(tf.where(due, new_p, tf.convert_to_tensor(self.p)))
+        sign_sum.assign(tf.where(due, tf.zeros_like(total), total))
+
     def log_values(self):
         return {"augment_p": tf.convert_to_tensor(self.p)}
 

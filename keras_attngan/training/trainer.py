@@ -35,6 +35,7 @@ from keras_attngan.networks.synthesis import fold_seed
 from keras_attngan.rng import batch_normal, batch_uniform
 from keras_attngan.training import regularizers as reg
 from keras_attngan.training.objectives import StepContext
+from keras_attngan.training.replicas import gather, global_mean, replica_scale
 from keras_attngan.training.schedule import ema_beta
 
 METRIC_NAMES = ("d_loss", "g_loss", "r1_penalty", "pl_penalty", "real_score", "fake_score")
@@ -122,29 +123,10 @@ class GANTrainer(keras.Model):
         return do_d_reg, do_g_reg, warming_up
 
     # ------------------------------------------------------------- cross-replica helpers
-    @staticmethod
-    def _replica_scale():
-        # Gradients are all-reduced with SUM across replicas: scale per-replica means inside the tape.
-        return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
-
-    @staticmethod
-    def _gather(x):
-        """The global batch's values of a per-replica tensor, in replica order (differentiable; outside
-        any jit, where collectives cannot go)."""
-        ctx = tf.distribute.get_replica_context()
-        return x if ctx is None or ctx.num_replicas_in_sync == 1 else ctx.all_gather(x, axis=0)
-
-    @staticmethod
-    def _global_mean(x):
-        """Mean of a per-replica statistic over replicas (equal per-replica batches: the global mean)."""
-        ctx = tf.distribute.get_replica_context()
-        x = tf.stop_gradient(x)
-        return x if ctx is None or ctx.num_replicas_in_sync == 1 else ctx.all_reduce("MEAN", x)
-
     def _scaled(self, loss, optimizer):
         """The loss to differentiate on this replica: x 1/replicas, and x the dynamic loss scale when
         the optimizer is a LossScaleOptimizer (mixed_float16); apply_gradients unscales."""
-        loss = loss * self._replica_scale()
+        loss = loss * replica_scale()
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             loss = optimizer.scale_loss(loss)
         return loss
@@ -182,7 +164,7 @@ class GANTrainer(keras.Model):
         return {"x": self.augment.draw(batch, fold_seed(seed, 0)), "ref": ref}
 
     def _context(self, **kwargs):
-        return StepContext(discriminator=self.discriminator, augment=self.augment, gather=self._gather,
+        return StepContext(discriminator=self.discriminator, augment=self.augment, gather=gather,
                            step=self.step, **kwargs)
 
     @staticmethod
@@ -256,7 +238,7 @@ class GANTrainer(keras.Model):
             fake_out, real_out, w, fake = self._g_main_forward(real, ref, z, random, need_reals, aug_real, aug_fake)
             fake_logits, real_logits = fake_out[0], real_out[0]
             if pair.whole_batch:  # every fake against every real of the global batch
-                fake_logits, real_logits = self._gather(fake_logits), self._gather(real_logits)
+                fake_logits, real_logits = gather(fake_logits), gather(real_logits)
             g_loss = (pair.g_loss(real_logits if pair.g_needs_reals else None, fake_logits)
                       if self.critic_term is None else tf.zeros([]))
             ctx = self._context(real_out=real_out, fake_out=fake_out, aug_params=aug_fake, real=real, fake=fake,
@@ -274,7 +256,7 @@ class GANTrainer(keras.Model):
         proj = batch_normal([batch, G.resolution, G.resolution, G.img_channels], fold_seed(seed, 1))
         with tf.GradientTape() as tape:
             lengths = self._g_reg_forward(z, random, proj)
-            batch_mean = self._global_mean(tf.reduce_mean(lengths))
+            batch_mean = global_mean(tf.reduce_mean(lengths))
             pl_mean = self.pl_mean + self.pl_decay * (batch_mean - self.pl_mean)
             penalty = tf.reduce_mean(tf.square(lengths - pl_mean))
             scaled = self._scaled(penalty * self.pl_weight * self.pl_interval, self.g_optimizer)
@@ -292,7 +274,7 @@ class GANTrainer(keras.Model):
             real_out, fake_out, gp = self._d_main_forward(real, ref, fake, eps, aug_real, aug_fake, aug_gp)
             real_logits, fake_logits = local_real, local_fake = real_out[0], fake_out[0]
             if pair.whole_batch:
-                real_logits, fake_logits = self._gather(real_logits), self._gather(fake_logits)
+                real_logits, fake_logits = gather(real_logits), gather(fake_logits)
             d_loss = pair.d_loss(real_logits, fake_logits) if self.critic_term is None else tf.zeros([])
             ctx = self._context(real_out=real_out, fake_out=fake_out, g_features=g_features, aug_params=aug_fake,
                                 real=real, fake=fake, random=term_random)
@@ -300,19 +282,6 @@ class GANTrainer(keras.Model):
             scaled = self._scaled(total, self.d_optimizer)
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
         return d_loss, local_real, local_fake, grads
-
-    def _update_ada(self, local_real_logits, global_batch):
-        """ADA (Karras et al. 2020, Sec. 3): accumulate r_t = E[sign(D(real))] over the global batch and
-        adjust p every ``interval`` steps. In-graph (no host flag): p and the sum are written on every
-        step, unchanged between adjustments."""
-        aug = self.augment
-        total = self.ada_sign_sum + self._global_mean(tf.reduce_mean(tf.sign(tf.cast(local_real_logits,
-                                                                                         tf.float32))))
-        due = tf.equal((self.step + 1) % aug.interval, 0)
-        new_p = augment_lib.adjust_p(aug.p, total / aug.interval, global_batch, aug.interval, aug.target,
-                                     aug.speed_kimg)
-        aug.p.assign(tf.where(due, new_p, tf.convert_to_tensor(aug.p)))
-        self.ada_sign_sum.assign(tf.where(due, tf.zeros_like(total), total))
 
     # ------------------------------------------------------------------ the step
     @staticmethod
@@ -356,7 +325,9 @@ class GANTrainer(keras.Model):
         self._apply(self.d_optimizer, grads, D.trainable_variables)
         global_batch = tf.cast(batch, tf.float32) * tf.distribute.get_strategy().num_replicas_in_sync
         if self.augment.adaptive:
-            self._update_ada(real_logits, global_batch)
+            # ADA's statistic r_t = E[sign(D(real))] over the global batch; p adapts in the graph.
+            mean_sign = global_mean(tf.reduce_mean(tf.sign(tf.cast(real_logits, tf.float32))))
+            self.augment.accumulate(self.ada_sign_sum, mean_sign, self.step, global_batch)
 
         if do_d_reg:
             aug = (self._draw_aug(batch, fold_seed(seed, 9)) if self.critic_term is None
