@@ -62,6 +62,7 @@ class Checkpointer:
         self.checkpoint = tf.train.Checkpoint(**self.variables)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=max_to_keep)
         self.trainer = trainer
+        self.restored = None  # the path the last successful restore() read
 
     @property
     def latest(self):
@@ -102,7 +103,12 @@ class Checkpointer:
 
         With ``fallback``, a latest checkpoint that fails to restore or holds non-finite values is
         skipped for the newest one that works, with one line saying so; CheckpointError when none does.
+        ``path`` may be a bare name such as ``ckpt-4`` (what the error messages list) in this run's
+        ``checkpoints`` folder. ``self.restored`` is then the path that was read.
         """
+        self.restored = None
+        if path and "/" not in path and not tf.io.gfile.exists(path + ".index"):
+            path = os.path.join(self.directory, path)
         if path:
             if not tf.io.gfile.exists(path + ".index"):
                 raise CheckpointError(f"checkpoint {path} does not exist ({self._listing()})")
@@ -148,6 +154,7 @@ class Checkpointer:
             raise CheckpointError(f"checkpoint {path} holds non-finite values ({bad[0]}): pick an earlier "
                                   f"one with --checkpoint ({self._listing()})")
         self.trainer.reset_host_step()
+        self.restored = path
         step = int(self.trainer.step.numpy())
         logging.info("restored %s (step %d)", path, step)
         return step

@@ -42,10 +42,10 @@ def _frozen_items(saved):
 
 def check_resume_config(workdir, config):
     """Refuses to resume a workdir whose model/loss/batch config differs from ``config``; returns the
-    saved config (a dict, None for a new run) and the changed fields as (name, old, new)."""
+    changed fields as (name, old, new) (none for a new run)."""
     saved = read_json(os.path.join(workdir, "config.json"), "run's config")
     if saved is None:
-        return None, []
+        return []
     current = json.loads(config.to_json_best_effort())
     for section, key in _frozen_items(saved):
         a, b = saved.get(section, {}).get(key), current.get(section, {}).get(key)
@@ -58,7 +58,7 @@ def check_resume_config(workdir, config):
         for key, value in (values.items() if isinstance(values, dict) else []):
             if key in old_values and old_values[key] != value and not isinstance(value, dict):
                 changed.append((f"{section}.{key}", old_values[key], value))
-    return saved, changed
+    return changed
 
 
 def write_run_config(workdir, config):
@@ -128,7 +128,7 @@ def train(config, workdir, verbose=None, checkpoint=None):
     with ``train.nan_policy=rollback``), Interrupted on Ctrl-C after saving a checkpoint.
     """
     validate(config)
-    saved, changed = check_resume_config(workdir, config)
+    changed = check_resume_config(workdir, config)
     makedirs(workdir)
     keras.utils.set_random_seed(config.seed)
     t = config.train
@@ -210,14 +210,15 @@ def _roll_back(error, config, trainer, checkpointer, retries):
     with under ``train.nan_policy=rollback``, else raises DivergenceError naming the step and the fix."""
     t = config.train
     try:
-        step, restored = checkpointer.restore(fallback=True), bool(checkpointer.available())
+        step = checkpointer.restore(fallback=True)
     except CheckpointError:
-        step, restored = 0, False
-    where = (f"the last finite checkpoint is {checkpointer.latest} (step {step})" if restored else
+        step = 0
+    restored = checkpointer.restored
+    where = (f"the last finite checkpoint is {restored} (step {step})" if restored else
              f"no finite checkpoint was written yet (the first comes after train.ckpt_kimg={t.ckpt_kimg})")
     if t.nan_policy == "rollback" and restored and retries < t.nan_retries:
         retries += 1
-        print(f"warning: training diverged ({error}); rolled back to {checkpointer.latest} (step {step}), "
+        print(f"warning: training diverged ({error}); rolled back to {restored} (step {step}), "
               f"retry {retries} of {t.nan_retries} with a new random stream", flush=True)
         apply_optimizer_config(trainer, config)
         trainer.seed = config.seed + 100003 * retries  # other latents/noise/shuffle than the failed try

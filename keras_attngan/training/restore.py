@@ -1,23 +1,9 @@
 """Restoring a finished (or running) training run from its workdir: the one path eval_main.py,
 export_main.py and generate_main.py share."""
 
-import os
-
-import tensorflow as tf
-
 from keras_attngan.training.checkpoint import Checkpointer
 from keras_attngan.training.loop import load_run_config
 from keras_attngan.training.setup import build_trainer
-
-
-def resolve_checkpoint(checkpointer, checkpoint):
-    """``checkpoint`` as given, or, when that is a bare name such as ``ckpt-4`` (what the error messages
-    list) that exists in the run's ``checkpoints`` folder, its path there."""
-    if checkpoint and "/" not in checkpoint and not tf.io.gfile.exists(checkpoint + ".index"):
-        inside = os.path.join(checkpointer.directory, checkpoint)
-        if tf.io.gfile.exists(inside + ".index"):
-            return inside
-    return checkpoint
 
 
 def restore_run(workdir, checkpoint=None):
@@ -32,8 +18,8 @@ def restore_run(workdir, checkpoint=None):
     config = load_run_config(workdir)
     trainer = build_trainer(config)
     checkpointer = Checkpointer(workdir, trainer)
-    path = resolve_checkpoint(checkpointer, checkpoint) or checkpointer.latest
+    path = checkpoint or checkpointer.latest
     if not path:
         raise ValueError(f"no checkpoint in {checkpointer.directory}: train first or pass --checkpoint")
     step = checkpointer.restore(path)
-    return config, trainer, path, step
+    return config, trainer, checkpointer.restored, step
