@@ -1,0 +1,126 @@
+"""What run.py and report.py share: grids, their runs, and the results file. No TensorFlow here, so the
+report and the grid bookkeeping start in a blink."""
+
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GRIDS_DIR = os.path.join(ROOT, "experiments", "grids")
+RESULTS = "results.jsonl"
+DEFAULT_METRICS = {"num_fakes": 5000, "num_reals": 5000, "reference": "fashion_mnist:train"}
+REQUIRED = ("base", "runs", "kimg")
+
+
+class GridError(ValueError):
+    """A grid that cannot be read or run; the message is one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    grid: str
+    label: str
+    seed: int
+    overrides: tuple   # ((dotted field, value), ...) sorted: the grid's overrides, then the run's
+    id: str            # <hash of base + overrides>-s<seed>: the run directory's name
+
+
+def grid_names():
+    return sorted(f[:-3] for f in os.listdir(GRIDS_DIR) if f.endswith(".py") and not f.startswith("_"))
+
+
+def load_grid(name_or_path):
+    """The GRID dict of ``experiments/grids/<name>.py`` or of a .py file, checked, with defaults filled in."""
+    path = name_or_path if name_or_path.endswith(".py") else os.path.join(GRIDS_DIR, name_or_path + ".py")
+    if not os.path.isfile(path):
+        raise GridError(f"no grid {name_or_path!r}: pass one of {', '.join(grid_names())} or a .py file "
+                        "that defines GRID")
+    spec = importlib.util.spec_from_file_location("grid_" + os.path.basename(path)[:-3], path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # a syntax error or a bad import in a grid file
+        raise GridError(f"{path}: cannot load: {type(e).__name__}: {e}") from None
+    grid = getattr(module, "GRID", None)
+    if not isinstance(grid, dict):
+        raise GridError(f"{path} does not define GRID = dict(...)")
+    missing = [k for k in REQUIRED if k not in grid]
+    if missing:
+        raise GridError(f"{path}: GRID lacks {', '.join(missing)}")
+    grid = dict(grid)
+    grid.setdefault("name", os.path.basename(path)[:-3])
+    grid.setdefault("title", grid["name"])
+    grid.setdefault("seeds", [0])
+    grid.setdefault("overrides", {})
+    grid.setdefault("tick_kimg", 4)
+    grid["metrics"] = {**DEFAULT_METRICS, **grid.get("metrics", {})}
+    grid["path"] = path
+    grid["eval_kimg"] = sorted({float(k) for k in grid.get("eval_kimg", ()) if 0 < k < grid["kimg"]})
+    labels = [r.get("label") for r in grid["runs"]]
+    if None in labels or len(set(labels)) != len(labels):
+        raise GridError(f"{path}: every run needs a unique label, got {labels}")
+    for k in grid["eval_kimg"] + [float(grid["kimg"])]:
+        if abs(k / grid["tick_kimg"] - round(k / grid["tick_kimg"])) > 1e-6:
+            raise GridError(f"{path}: evaluation point {k} kimg is not a multiple of tick_kimg {grid['tick_kimg']}")
+    return grid
+
+
+def run_id(base, overrides, seed):
+    blob = json.dumps({"base": base, "overrides": [list(kv) for kv in overrides]}, sort_keys=True)
+    return f"{hashlib.sha1(blob.encode()).hexdigest()[:10]}-s{int(seed)}"
+
+
+def expand(grid, only=None, seeds=None):
+    """The grid's runs (label order, then seed), optionally only some labels and/or seeds."""
+    if only:
+        unknown = sorted(set(only) - {r["label"] for r in grid["runs"]})
+        if unknown:
+            raise GridError(f"grid {grid['name']} has no run labelled {', '.join(unknown)}: its labels are "
+                            + ", ".join(r["label"] for r in grid["runs"]))
+    runs = []
+    for r in grid["runs"]:
+        if only and r["label"] not in only:
+            continue
+        merged = {**grid["overrides"], **r.get("overrides", {})}
+        overrides = tuple(sorted(merged.items()))
+        for seed in r.get("seeds", grid["seeds"]):
+            if seeds is not None and seed not in seeds:
+                continue
+            runs.append(Run(grid["name"], r["label"], int(seed), overrides, run_id(grid["base"], overrides, seed)))
+    return runs
+
+
+def signature(metrics, feature_net):
+    """What makes two evaluations comparable: the feature network, the counts and the reference set."""
+    return {"feature_net": feature_net, "num_fakes": int(metrics["num_fakes"]), "num_reals": int(metrics["num_reals"]),
+            "reference": metrics["reference"]}
+
+
+def read_results(root):
+    """The rows of ``<root>/results.jsonl`` (a line cut short by a kill is skipped)."""
+    path = os.path.join(root, RESULTS)
+    rows = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    continue
+    return rows
+
+
+def rows_of(rows, rid, sig):
+    """The evaluations of run ``rid`` with signature ``sig``, by kimg."""
+    out = [r for r in rows if r.get("run") == rid and all(r.get(k) == v for k, v in sig.items())]
+    return sorted(out, key=lambda r: r["kimg"])
+
+
+def last_kimg(rows, rid, sig):
+    """The largest kimg evaluated for the run (also a failed one: -> inf), 0 when none."""
+    done = rows_of(rows, rid, sig)
+    if any(r.get("error") for r in done):
+        return float("inf")
+    return max((r["kimg"] for r in done), default=0.0)

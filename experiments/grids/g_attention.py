@@ -1,0 +1,15 @@
+"""Paper Table 3: attention modules in G at 16x16 (replacing that resolution's non-up-sampling conv)."""
+from experiments.grids._small import BASE, EVAL_KIMG, HEADLINE_SEEDS, KIMG, METRICS, OVERRIDES, SAN16, TICK_KIMG
+
+GRID = dict(
+    title="Attention in G at 16x16 (paper Table 3)", paper="Table 3",
+    base=BASE, overrides=OVERRIDES, metrics=METRICS, tick_kimg=TICK_KIMG, eval_kimg=EVAL_KIMG, kimg=KIMG,
+    seeds=[0],
+    runs=[
+        {"label": "none", "seeds": HEADLINE_SEEDS},
+        {"label": "san", "overrides": SAN16, "seeds": HEADLINE_SEEDS},
+        {"label": "sagan", "overrides": {"model.g_attention.type": "sagan", "model.g_attention.resolution": 16}},
+        {"label": "dfn", "overrides": {"model.g_attention.type": "dfn", "model.g_attention.resolution": 16}},
+        {"label": "vt", "overrides": {"model.g_attention.type": "vt", "model.g_attention.resolution": 16}},
+    ],
+)

@@ -1,0 +1,15 @@
+"""Paper Table 1: the GAN losses on the same StyleGAN2 (small model, Fashion-MNIST 32x32)."""
+from experiments.grids._small import BASE, DUAL, EVAL_KIMG, HEADLINE_SEEDS, KIMG, METRICS, OVERRIDES, TICK_KIMG
+
+GRID = dict(
+    title="Losses (paper Table 1)", paper="Table 1",
+    base=BASE, overrides=OVERRIDES, metrics=METRICS, tick_kimg=TICK_KIMG, eval_kimg=EVAL_KIMG, kimg=KIMG,
+    seeds=[0],
+    runs=[
+        {"label": "ns", "seeds": HEADLINE_SEEDS},
+        {"label": "saturating", "overrides": {"loss.name": "saturating"}},
+        {"label": "wgan_gp", "overrides": {"loss.name": "wgan_gp"}},
+        {"label": "hinge", "overrides": {"loss.name": "hinge"}},
+        {"label": "dual_contrastive", "overrides": DUAL, "seeds": HEADLINE_SEEDS},
+    ],
+)

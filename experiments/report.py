@@ -1,0 +1,227 @@
+"""Tables and plots of the grids' results: <out>/results.md and <out>/<grid>.png (+ <grid>_best.png).
+
+    python experiments/report.py --root=/work/exp_root [--out=docs/results] [--grids=losses,g_attention]
+
+One table per grid: per configuration the mean +- std over seeds (sample std) of FID, KID, precision and
+recall at the last kimg every seed of it reached, the training wall time and img/s. One PNG per grid: FID
+and KID against kimg, one line per configuration (the mean over seeds) with the seeds' range as a band.
+``<grid>_best.png``: the sample grid of the best run (lowest FID) at that kimg. With --out other than
+--root, results.jsonl is copied there too. Plots use Pillow (already a dependency), no matplotlib.
+"""
+
+import math
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+from experiments import common  # noqa: E402
+from keras_attngan.cli import fail, parse_flags  # noqa: E402
+
+_ROOT = flags.DEFINE_string("root", None, "The --root of experiments/run.py (holds results.jsonl).")
+_OUT = flags.DEFINE_string("out", None, "Where results.md and the PNGs go (default: --root).")
+_GRIDS = flags.DEFINE_list("grids", None, "Grids to report (default: every grid with results).")
+_FEATURE_NET = flags.DEFINE_enum("feature_net", "inception", ["inception", "thumbnail"],
+                                 "Which evaluations to report (run.py's --feature_net).")
+
+COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+          (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def mean_std(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    m = sum(values) / len(values)
+    if len(values) < 2:
+        return m, None
+    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
+def fmt(values, scale=1.0, digits=1):
+    m, s = mean_std([None if v is None else v * scale for v in values])
+    if m is None:
+        return "-"
+    return f"{m:.{digits}f}" + ("" if s is None else f" ± {s:.{digits}f}")
+
+
+def collect(grid, rows, feature_net):
+    """Per label (grid order): {"runs": [...], "curves": {seed: rows}, "kimg": table kimg, "final": rows there}."""
+    sig = common.signature(grid["metrics"], feature_net)
+    out = {}
+    for run in common.expand(grid):
+        evals = [r for r in common.rows_of(rows, run.id, sig) if r["kimg"] <= grid["kimg"] + 1e-9]
+        entry = out.setdefault(run.label, {"runs": [], "curves": {}, "errors": []})
+        entry["runs"].append(run)
+        entry["errors"] += [(run.seed, r) for r in evals if r.get("error")]
+        ok = [r for r in evals if "fid" in r]
+        if ok:
+            entry["curves"][run.seed] = ok
+    for entry in out.values():
+        curves = entry["curves"]
+        entry["kimg"] = min((c[-1]["kimg"] for c in curves.values()), default=None)
+        entry["final"] = [next(r for r in c if r["kimg"] == entry["kimg"]) for c in curves.values()
+                          if any(r["kimg"] == entry["kimg"] for r in c)]
+    return {k: v for k, v in out.items() if v["curves"] or v["errors"]}
+
+
+def table(grid, data):
+    m = grid["metrics"]
+    lines = [f"### {grid['title']}", "",
+             f"Budget {grid['kimg']:g} kimg (evaluated at {', '.join(f'{k:g}' for k in grid['eval_kimg'])} and at the "
+             f"budget), base `{grid['base']}` with {', '.join(f'`{k}={v}`' for k, v in grid['overrides'].items()) or 'no overrides'}; "
+             f"FID / KID of {m['num_fakes']} fakes vs the first {m['num_reals']} images of `{m['reference']}`. "
+             "Mean ± std over the seeds at the kimg all of them reached.", "",
+             "| config | seeds | kimg | FID | KID x 10³ | precision | recall | train time (min) | img/s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for label, e in data.items():
+        f = e["final"]
+        if not f:
+            seed, err = e["errors"][0]
+            lines.append(f"| {label} | {seed} | - | failed at {err['kimg']:g} kimg: {err['error'][:80]} | | | | | |")
+            continue
+        seeds = ",".join(str(s) for s in sorted(e["curves"]))
+        lines.append(f"| {label} | {seeds} | {e['kimg']:g} | {fmt([r['fid'] for r in f])} | "
+                     f"{fmt([r['kid'] for r in f], 1000, 2)} | {fmt([r['precision'] for r in f], digits=3)} | "
+                     f"{fmt([r['recall'] for r in f], digits=3)} | "
+                     f"{fmt([r.get('train_seconds') for r in f], 1 / 60)} | {fmt([r.get('img_per_s') for r in f])} |")
+        for seed, err in e["errors"]:
+            lines.append(f"| {label} | {seed} | - | failed at {err['kimg']:g} kimg | | | | | |")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------- plots
+def _ticks(lo, hi, n=5):
+    if hi <= lo:
+        hi = lo + 1
+    raw = (hi - lo) / n
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(k for k in (1, 2, 5, 10) if k * step >= raw)
+    start = math.floor(lo / step) * step
+    return [start + i * step for i in range(int(math.ceil((hi - start) / step)) + 1)], step
+
+
+def panel(draw, box, data, key, scale, title):
+    """One line plot of ``key`` (x scale) against kimg in ``box`` (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    left, bottom = x0 + 52, y1 - 30
+    right, top = x1 - 10, y0 + 22
+    pts = [(r["kimg"], r[key] * scale) for e in data.values() for c in e["curves"].values() for r in c]
+    if not pts:
+        return
+    xt, _ = _ticks(0, max(p[0] for p in pts))
+    yt, ystep = _ticks(min(p[1] for p in pts), max(p[1] for p in pts))
+    xmax, ylo, yhi = xt[-1], yt[0], yt[-1]
+
+    def px(x, y):
+        return (left + (right - left) * x / xmax, bottom - (bottom - top) * (y - ylo) / (yhi - ylo))
+
+    draw.text((x0 + 52, y0 + 4), title, fill=(0, 0, 0))
+    for x in xt:
+        a = px(x, ylo)
+        draw.line([a, px(x, yhi)], fill=(230, 230, 230))
+        draw.text((a[0] - 6, bottom + 4), f"{x:g}", fill=(0, 0, 0))
+    for y in yt:
+        a = px(0, y)
+        draw.line([a, px(xmax, y)], fill=(230, 230, 230))
+        draw.text((x0 + 4, a[1] - 6), f"{y:.{max(0, -math.floor(math.log10(ystep)))}f}", fill=(0, 0, 0))
+    draw.rectangle([left, top, right, bottom], outline=(0, 0, 0))
+    draw.text(((left + right) // 2 - 12, bottom + 16), "kimg", fill=(0, 0, 0))
+    for i, e in enumerate(data.values()):
+        color = COLORS[i % len(COLORS)]
+        by_kimg = {}
+        for c in e["curves"].values():
+            for r in c:
+                by_kimg.setdefault(r["kimg"], []).append(r[key] * scale)
+        ks = sorted(by_kimg)
+        if len(e["curves"]) > 1:  # the seeds' range as a light band
+            band = [px(k, max(by_kimg[k])) for k in ks] + [px(k, min(by_kimg[k])) for k in reversed(ks)]
+            if len(band) >= 3:
+                draw.polygon(band, fill=tuple(int(v + (255 - v) * 0.75) for v in color))
+        line = [px(k, sum(by_kimg[k]) / len(by_kimg[k])) for k in ks]
+        if len(line) > 1:
+            draw.line(line, fill=color, width=2)
+        for p in line:
+            draw.ellipse([p[0] - 3, p[1] - 3, p[0] + 3, p[1] + 3], fill=color)
+
+
+def plot(path, grid, data):
+    from PIL import Image, ImageDraw
+
+    width, height, legend = 900, 340, 16 * ((len(data) + 2) // 3) + 10
+    img = Image.new("RGB", (width, height + legend), "white")
+    draw = ImageDraw.Draw(img)
+    panel(draw, (0, 0, width // 2, height), data, "fid", 1.0, f"{grid['name']}: FID (mean, band = seeds' range)")
+    panel(draw, (width // 2, 0, width, height), data, "kid", 1000.0, "KID x 1000")
+    for i, (label, e) in enumerate(data.items()):
+        x, y = 20 + (i % 3) * 290, height + 4 + 16 * (i // 3)
+        draw.rectangle([x, y + 3, x + 18, y + 9], fill=COLORS[i % len(COLORS)])
+        draw.text((x + 24, y), f"{label} ({len(e['curves'])} seed{'s' * (len(e['curves']) != 1)})", fill=(0, 0, 0))
+    img.save(path)
+
+
+def best_samples(root, out, grid, data):
+    """Copies the sample grid of the run with the lowest FID (at its table kimg) to <out>/<grid>_best.png."""
+    cands = [(r["fid"], label, r) for label, e in data.items() for r in e["final"]]
+    if not cands:
+        return None
+    fid, label, r = min(cands, key=lambda c: c[0])
+    samples = os.path.join(root, "runs", r["run"], "samples")
+    names = sorted(n for n in os.listdir(samples) if n.startswith("fakes")) if os.path.isdir(samples) else []
+    want = [n for n in names if float(n[5:-4]) <= r["kimg"] + 1e-9]
+    if not want:
+        return None
+    dst = os.path.join(out, f"{grid['name']}_best.png")
+    shutil.copyfile(os.path.join(samples, want[-1]), dst)
+    return f"Best run of `{grid['name']}`: {label}, seed {r['seed']}, FID {fid:.1f} at {r['kimg']:g} kimg " \
+           f"(`{os.path.basename(dst)}`, EMA generator, fixed latents)."
+
+
+def report(root, out, grid_names, feature_net):
+    rows = common.read_results(root)
+    os.makedirs(out, exist_ok=True)
+    lines = ["# Results", "", f"Generated by `python experiments/report.py` from `{common.RESULTS}` "
+             f"({len(rows)} evaluations). Features: {feature_net}.", ""]
+    written = []
+    for name in grid_names:
+        grid = common.load_grid(name)
+        data = collect(grid, rows, feature_net)
+        if not data:
+            continue
+        lines += table(grid, data) + [""]
+        if any(e["curves"] for e in data.values()):
+            plot(os.path.join(out, f"{grid['name']}.png"), grid, data)
+            lines += [f"![{grid['name']}]({grid['name']}.png)", ""]
+            best = best_samples(root, out, grid, data)
+            if best:
+                lines += [best, "", f"![best of {grid['name']}]({grid['name']}_best.png)", ""]
+        written.append(grid["name"])
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(lines))
+    if os.path.abspath(out) != os.path.abspath(root) and os.path.exists(os.path.join(root, common.RESULTS)):
+        shutil.copyfile(os.path.join(root, common.RESULTS), os.path.join(out, common.RESULTS))
+    return written
+
+
+def main(argv):
+    if len(argv) > 1:
+        return fail(f"unexpected arguments {argv[1:]}: pass options as --flag=value")
+    try:
+        if not _ROOT.value:
+            raise common.GridError("--root is required: the directory experiments/run.py wrote results.jsonl to")
+        if not os.path.exists(os.path.join(_ROOT.value, common.RESULTS)):
+            raise common.GridError(f"{os.path.join(_ROOT.value, common.RESULTS)} not found: run experiments/run.py "
+                                   f"--root={_ROOT.value} first")
+        names = _GRIDS.value or common.grid_names()
+        written = report(_ROOT.value, _OUT.value or _ROOT.value, names, _FEATURE_NET.value)
+        print(f"wrote {os.path.join(_OUT.value or _ROOT.value, 'results.md')}: {', '.join(written) or 'no grid had results'}")
+    except (common.GridError, OSError) as e:
+        return fail(e)
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)
