@@ -118,9 +118,17 @@ def rows_of(rows, rid, sig):
     return sorted(out, key=lambda r: r["kimg"])
 
 
-def last_kimg(rows, rid, sig):
-    """The largest kimg evaluated for the run (also a failed one: -> inf), 0 when none."""
+def nominal_kimg(row, tick_kimg):
+    """The evaluation point a row belongs to: its ``target_kimg``, else its kimg rounded to whole ticks (a tick
+    is a whole number of steps, so 2 kimg at batch 32 are 62 steps = 1.984 kimg)."""
+    if "target_kimg" in row:
+        return float(row["target_kimg"])
+    return round(row["kimg"] / tick_kimg) * tick_kimg
+
+
+def last_kimg(rows, rid, sig, tick_kimg):
+    """The largest evaluation point done for the run (a failed run: inf), 0 when none."""
     done = rows_of(rows, rid, sig)
     if any(r.get("error") for r in done):
         return float("inf")
-    return max((r["kimg"] for r in done), default=0.0)
+    return max((nominal_kimg(r, tick_kimg) for r in done), default=0.0)

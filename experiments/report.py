@@ -60,11 +60,11 @@ def collect(grid, rows, feature_net):
         ok = [r for r in evals if "fid" in r]
         if ok:
             entry["curves"][run.seed] = ok
+    tick = grid["tick_kimg"]
     for entry in out.values():
         curves = entry["curves"]
-        entry["kimg"] = min((c[-1]["kimg"] for c in curves.values()), default=None)
-        entry["final"] = [next(r for r in c if r["kimg"] == entry["kimg"]) for c in curves.values()
-                          if any(r["kimg"] == entry["kimg"] for r in c)]
+        entry["kimg"] = min((common.nominal_kimg(c[-1], tick) for c in curves.values()), default=None)
+        entry["final"] = [r for c in curves.values() for r in c if common.nominal_kimg(r, tick) == entry["kimg"]]
     return {k: v for k, v in out.items() if v["curves"] or v["errors"]}
 
 

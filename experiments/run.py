@@ -126,7 +126,7 @@ def work(grid, run, root, cap, feature_net):
     state_path = os.path.join(workdir, "harness.json")
     for point in eval_points(grid, cap):
         rows = common.read_results(root)
-        if point <= common.last_kimg(rows, run.id, sig) + 1e-9:
+        if point <= common.last_kimg(rows, run.id, sig, grid["tick_kimg"]) + 1e-9:
             continue
         config.train.total_kimg = point
         print(f"{run.grid}/{run.label} seed {run.seed} ({run.id}): training to {point:g} kimg", flush=True)
@@ -135,8 +135,8 @@ def work(grid, run, root, cap, feature_net):
         try:
             trainer = train(config, workdir, verbose=2)
         except DivergenceError as e:
-            append_jsonl(os.path.join(root, common.RESULTS), {**base, "kimg": point, "error": str(e).split("\n")[0],
-                                                              "time": time.time()})
+            append_jsonl(os.path.join(root, common.RESULTS), {**base, "kimg": point, "target_kimg": point,
+                                                              "error": str(e).split("\n")[0], "time": time.time()})
             raise
         state = read_json(state_path, "harness state") or {"train_seconds": 0.0}
         state["train_seconds"] += time.time() - t0
@@ -145,7 +145,8 @@ def work(grid, run, root, cap, feature_net):
         kimg = round(step * config.train.batch_size / 1000, 6)
         t1 = time.time()
         metrics = evaluate(grid, config, trainer, os.path.join(root, "metric_cache"), feature_net)
-        row = {**base, "kimg": kimg, "step": step, **metrics, "eval_seconds": round(time.time() - t1, 1),
+        row = {**base, "kimg": kimg, "target_kimg": point, "step": step, **metrics,
+               "eval_seconds": round(time.time() - t1, 1),
                "train_seconds": round(state["train_seconds"], 1), "img_per_s": tick_rate(workdir),
                "overrides": dict(run.overrides), "base": grid["base"], "time": time.time()}
         append_jsonl(os.path.join(root, common.RESULTS), row)
@@ -180,7 +181,7 @@ def run_grid(grid, root):
           f"({sig['num_fakes']} fakes vs {sig['num_reals']} reals of {sig['reference']}, {sig['feature_net']})",
           flush=True)
     for i, run in enumerate(runs, 1):
-        done = common.last_kimg(common.read_results(root), run.id, sig)
+        done = common.last_kimg(common.read_results(root), run.id, sig, grid["tick_kimg"])
         if done >= points[-1] - 1e-9:
             print(f"[{i}/{len(runs)}] {run.label} seed {run.seed}: done ({'failed' if done == float('inf') else f'{done:g} kimg'}), skipped",
                   flush=True)
@@ -238,5 +239,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    quiet_tensorflow()
+    if any(a.startswith("--worker") for a in sys.argv):  # the grid loop itself never imports TensorFlow
+        quiet_tensorflow()
     app.run(lambda argv: sys.exit(main(argv)), flags_parser=parse_flags)
