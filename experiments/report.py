@@ -70,9 +70,10 @@ def collect(grid, rows, feature_net):
 
 def table(grid, data):
     m = grid["metrics"]
+    overrides = ", ".join(f"`{k}={v}`" for k, v in grid["overrides"].items()) or "no overrides"
     lines = [f"### {grid['title']}", "",
              f"Budget {grid['kimg']:g} kimg (evaluated at {', '.join(f'{k:g}' for k in grid['eval_kimg'])} and at the "
-             f"budget), base `{grid['base']}` with {', '.join(f'`{k}={v}`' for k, v in grid['overrides'].items()) or 'no overrides'}; "
+             f"budget), base `{grid['base']}` with {overrides}; "
              f"FID / KID of {m['num_fakes']} fakes vs the first {m['num_reals']} images of `{m['reference']}`. "
              "Mean ± std over the seeds at the kimg all of them reached.", "",
              "| config | seeds | kimg | FID | KID x 10³ | precision | recall | train time (min) | img/s |",
@@ -217,7 +218,8 @@ def main(argv):
                                    f"--root={_ROOT.value} first")
         names = _GRIDS.value or common.grid_names()
         written = report(_ROOT.value, _OUT.value or _ROOT.value, names, _FEATURE_NET.value)
-        print(f"wrote {os.path.join(_OUT.value or _ROOT.value, 'results.md')}: {', '.join(written) or 'no grid had results'}")
+        out = os.path.join(_OUT.value or _ROOT.value, "results.md")
+        print(f"wrote {out}: {', '.join(written) or 'no grid had results'}")
     except (common.GridError, OSError) as e:
         return fail(e)
     return 0

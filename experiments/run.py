@@ -183,8 +183,8 @@ def run_grid(grid, root):
     for i, run in enumerate(runs, 1):
         done = common.last_kimg(common.read_results(root), run.id, sig, grid["tick_kimg"])
         if done >= points[-1] - 1e-9:
-            print(f"[{i}/{len(runs)}] {run.label} seed {run.seed}: done ({'failed' if done == float('inf') else f'{done:g} kimg'}), skipped",
-                  flush=True)
+            state = "failed" if done == float("inf") else f"{done:g} kimg"
+            print(f"[{i}/{len(runs)}] {run.label} seed {run.seed}: done ({state}), skipped", flush=True)
             continue
         print(f"[{i}/{len(runs)}] {run.label} seed {run.seed}: from {done:g} kimg, log {root}/logs/{run.id}.log",
               flush=True)

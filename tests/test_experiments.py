@@ -1,0 +1,143 @@
+"""experiments/run.py and report.py on a tiny grid: 2 runs x 1 seed, 300 embedded images at 16x16, a 16-channel
+model, the thumbnail stand-in for Inception. No quality number is asserted: only what the harness promises
+(fields of results.jsonl, resume after kill -9, skipping finished runs, a table and a PNG)."""
+
+import glob
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from experiments import common  # noqa: E402
+
+TINY = """
+GRID = dict(
+    title="tiny", base="configs/demo.py",
+    overrides={"data.subset": 300, "model.resolution": 16, "model.z_dim": 16, "model.w_dim": 16,
+               "model.mapping_layers": 1, "model.fmap_base": 64, "model.fmap_max": 16, "train.batch_size": 8,
+               "train.grid_size": 4, "train.r1_interval": 2, "train.tensorboard_every": 4},
+    runs=[{"label": "ns"}, {"label": "hinge", "overrides": {"loss.name": "hinge"}}],
+    seeds=[0], kimg=0.128, eval_kimg=[0.064], tick_kimg=0.064,
+    metrics={"num_fakes": 200, "num_reals": 200, "reference": "embedded"},
+)
+"""
+FIELDS = ("grid", "label", "seed", "run", "kimg", "step", "fid", "kid", "precision", "recall", "train_seconds",
+          "img_per_s", "eval_seconds", "feature_net", "num_fakes", "num_reals", "reference", "overrides")
+
+
+def cli(script, *args):
+    return subprocess.run([sys.executable, os.path.join("experiments", script), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.py"
+    path.write_text(TINY)
+    return str(path), str(tmp_path / "root")
+
+
+def test_bad_flags_and_grids_are_one_line(tiny):
+    grid, root = tiny
+    for args, needle in [((f"--root={root}",), "--grid and --root are required"),
+                         (("--grid=nope", f"--root={root}"), "no grid 'nope'"),
+                         ((f"--grid={grid}", f"--root={root}", "--only=nope"), "no run labelled nope"),
+                         ((f"--grid={grid}", f"--root={root}", "--kimg=0"), "--kimg must be positive")]:
+        r = cli("run.py", *args)
+        assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and needle in r.stderr, (args, r.stderr)
+    r = cli("report.py", f"--root={root}")
+    assert r.returncode == 2 and "results.jsonl not found" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+def test_every_grid_loads_and_shares_its_baselines():
+    grids = {name: common.load_grid(name) for name in common.grid_names()}
+    assert set(grids) == {"losses", "g_attention", "d_attention", "combined", "seed_methods"}
+    ids = {name: {r.label: r.id for r in common.expand(g, seeds=[0])} for name, g in grids.items()}
+    # The same configuration in two grids is one run directory (trained once).
+    assert ids["losses"]["ns"] == ids["g_attention"]["none"] == ids["combined"]["ns"] == ids["d_attention"]["none_60k"]
+    assert ids["d_attention"]["none_1k"] == ids["seed_methods"]["baseline_1k"]
+    assert ids["losses"]["ns"] != ids["losses"]["dual_contrastive"]
+    # The headline comparisons have 3 seeds.
+    for name, labels in [("losses", ("ns", "dual_contrastive")), ("g_attention", ("none", "san")),
+                         ("d_attention", ("none_1k", "reference_1k"))]:
+        for label in labels:
+            assert len(common.expand(grids[name], only=[label])) >= 3, (name, label)
+
+
+def _wait_for(pattern, proc, timeout=180):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        found = glob.glob(pattern)
+        if found:
+            return found
+        assert proc.poll() is None, "run.py ended before the first checkpoint"
+        time.sleep(0.1)
+    raise AssertionError(f"nothing matched {pattern} within {timeout} s")
+
+
+def test_grid_runs_resumes_after_kill_skips_finished_and_reports(tiny):
+    grid_path, root = tiny
+    grid = common.load_grid(grid_path)
+    ns, hinge = common.expand(grid)
+    args = (f"--grid={grid_path}", f"--root={root}", "--feature_net=thumbnail")
+
+    # Sitting 1: kill -9 the harness and its worker as soon as the first run wrote its first checkpoint.
+    proc = subprocess.Popen([sys.executable, "experiments/run.py", *args], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(os.path.join(root, "runs", ns.id, "checkpoints", "ckpt-*.index"), proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not os.path.exists(os.path.join(root, "runs", hinge.id))
+
+    # Sitting 2: the interrupted run continues from its checkpoint, the other one starts.
+    r = cli("run.py", *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    log = open(os.path.join(root, "logs", f"{ns.id}.log")).read()
+    assert "resuming" in log and "from step 8" in log, log
+    steps = [json.loads(line)["step"] for line in open(os.path.join(root, "runs", ns.id, "stats.jsonl"))]
+    assert steps == [8, 16]  # each tick logged once, none trained twice
+    rows = common.read_results(root)
+    for run in (ns, hinge):
+        mine = [row for row in rows if row["run"] == run.id]
+        assert [row["kimg"] for row in mine] == [0.064, 0.128], mine
+        for row in mine:
+            assert set(FIELDS) <= set(row), sorted(set(FIELDS) - set(row))
+            assert (row["grid"], row["label"], row["seed"]) == ("tiny", run.label, 0)
+            assert row["feature_net"] == "thumbnail" and row["num_fakes"] == 200 and row["reference"] == "embedded"
+            assert row["fid"] >= 0 and math.isfinite(row["kid"]) and 0 <= row["precision"] <= 1
+            assert 0 <= row["recall"] <= 1 and row["train_seconds"] > 0 and row["img_per_s"] > 0
+            assert row["step"] * 8 / 1000 == row["kimg"]
+    # The real statistics were computed once and cached for both runs.
+    assert len(os.listdir(os.path.join(root, "metric_cache"))) == 1
+
+    # Sitting 3: nothing left to do: both runs are skipped without starting a worker.
+    t0 = time.time()
+    r = cli("run.py", *args)
+    assert r.returncode == 0 and r.stdout.count("skipped") == 2, r.stdout + r.stderr
+    assert len(common.read_results(root)) == len(rows) and time.time() - t0 < 30
+
+    # The report: a table with both configurations and a PNG plot, plus the best run's samples.
+    out = os.path.join(root, "report")
+    r = cli("report.py", f"--root={root}", f"--out={out}", f"--grids={grid_path}", "--feature_net=thumbnail")
+    assert r.returncode == 0, r.stderr
+    md = open(os.path.join(out, "results.md")).read()
+    assert "| config | seeds | kimg | FID |" in md
+    for label in ("ns", "hinge"):
+        assert f"| {label} | 0 | 0.128 |" in md, md
+    from PIL import Image
+    with Image.open(os.path.join(out, "tiny.png")) as img:
+        assert img.format == "PNG" and img.size[0] == 900
+        colors = img.convert("RGB").getcolors(1 << 20)
+        assert len(colors) > 10  # lines, text and axes drawn, not a blank canvas
+    assert os.path.exists(os.path.join(out, "tiny_best.png"))
+    assert os.path.exists(os.path.join(out, "results.jsonl"))
