@@ -13,6 +13,6 @@ TICK_KIMG = 2
 EVAL_KIMG = [6, 12, 24]   # plus the budget
 KIMG = 40                 # the recommended budget; this session ran --kimg=12 (README "Results")
 HEADLINE_SEEDS = [0, 1, 2]
-# Dual contrastive loss after a non-saturating warm-up (paper Sec. 4: ~20 epochs at full scale; here 4 kimg).
-DUAL = {"loss.name": "dual_contrastive", "loss.warmup_kimg": 4.0}
+# Dual contrastive loss after a non-saturating warm-up (paper Sec. 4: ~20 epochs at full scale; here 2 kimg).
+DUAL = {"loss.name": "dual_contrastive", "loss.warmup_kimg": 2.0}
 SAN16 = {"model.g_attention.type": "san", "model.g_attention.resolution": 16}
