@@ -39,6 +39,7 @@ def main(argv):
     from keras_attngan.config import validate
     from keras_attngan.data import DataError
     from keras_attngan.training.checkpoint import CheckpointError, DivergenceError
+    from keras_attngan.training.cluster import WorkerLost
     from keras_attngan.training.files import WorkdirError
     from keras_attngan.training.strategy import split_cpu
 
@@ -59,7 +60,7 @@ def main(argv):
         except Interrupted as e:
             print(f"\n{e}", file=sys.stderr, flush=True)
             return 130
-    except (ValueError, DataError, CheckpointError, DivergenceError, WorkdirError) as e:
+    except (ValueError, DataError, CheckpointError, DivergenceError, WorkdirError, WorkerLost) as e:
         return fail(e)
     return 0
 

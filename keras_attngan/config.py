@@ -10,6 +10,7 @@ from keras_attngan import losses
 from keras_attngan.augment import default_augment_config, validate_augment_config
 from keras_attngan.methods.contrad import check_config as contrad_check
 from keras_attngan.networks.widths import check_resolution
+from keras_attngan.training.cluster import check_cluster
 from keras_attngan.training.strategy import check_precision, check_strategy, parse_xla
 
 
@@ -94,8 +95,10 @@ def default_config():
     c.train.ema_kimg = 10.0
     c.train.ema_rampup = 0.0        # 0: no ramp-up (config E); e.g. 0.05 for short runs
     # Devices and numerics (README "Scaling out"): tf.distribute strategy, per-replica XLA, precision.
-    c.train.strategy = "auto"       # auto | default | mirrored | tpu
+    c.train.strategy = "auto"       # auto | default | mirrored | tpu | multi_worker
     c.train.tpu = ""                # TPU name or grpc:// address for strategy tpu/auto (Cloud TPU VM: "")
+    c.train.cluster = "tf_config"   # multi_worker: cluster from TF_CONFIG | slurm (SlurmClusterResolver)
+    c.train.collective_timeout = 1800  # multi_worker: s a collective may wait (longer than chief-only pauses)
     c.train.xla = "auto"            # auto (on with GPUs, off on CPU) | on | off
     c.train.precision = "float32"   # float32 | mixed_bfloat16 | mixed_float16 (dynamic loss scaling)
     c.train.grid_size = 64          # images in the sample grid
@@ -225,6 +228,9 @@ def validate(config):
     if t.nan_retries < 0:
         raise ValueError(f"train.nan_retries must be >= 0, got {t.nan_retries}")
     check_strategy(t.strategy)
+    check_cluster(t.cluster)
+    if t.collective_timeout < 0:
+        raise ValueError(f"train.collective_timeout must be >= 0 seconds (0 = no limit), got {t.collective_timeout}")
     check_precision(t.precision)
     parse_xla(t.xla)
     if config.data.fit not in ("resize", "pad"):

@@ -56,7 +56,8 @@ def _step_of(path):
 class Checkpointer:
     """Saves to and restores from ``<workdir>/checkpoints`` with ``tf.train.CheckpointManager``."""
 
-    def __init__(self, workdir, trainer, max_to_keep=3):
+    def __init__(self, workdir, trainer, max_to_keep=3, write=True):
+        self.write = write  # False on the other workers of a multi-worker run: the chief writes
         self.directory = os.path.join(workdir, "checkpoints")
         self.variables = named_variables(trainer)
         self.checkpoint = tf.train.Checkpoint(**self.variables)
@@ -87,12 +88,15 @@ class Checkpointer:
             print(f"removed {path} (left by an interrupted save)", flush=True)
 
     def save(self):
-        """Writes a checkpoint of the current state; raises DivergenceError instead of writing NaN/inf."""
+        """Writes a checkpoint of the current state; raises DivergenceError instead of writing NaN/inf.
+        Without ``write`` (a worker that is not the chief) it only checks, like the chief, and returns None."""
         step = int(self.trainer.step.numpy())
         bad = self.nonfinite()
         if bad:
             raise DivergenceError(f"non-finite weights at step {step} ({bad[0]}"
                                   f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''})")
+        if not self.write:
+            return None
         with writing(self.directory):
             path = self.manager.save(checkpoint_number=step)
         logging.info("saved checkpoint %s", path)

@@ -18,6 +18,7 @@ from absl import logging
 from keras_attngan.config import steps_per_tick, validate
 from keras_attngan.data import build_dataset
 from keras_attngan.training import callbacks as cb
+from keras_attngan.training import cluster
 from keras_attngan.training.checkpoint import Checkpointer, CheckpointError, DivergenceError
 from keras_attngan.training.files import makedirs, read_json, trim_jsonl, write_text_atomic
 from keras_attngan.training.setup import apply_optimizer_config, build_trainer
@@ -92,7 +93,10 @@ def load_run_config(workdir):
 
 def make_dataset(config, seed, batch_size=None, shuffle=True, references=False):
     """Batches of reals; with ``references``, (reals, references) where the references are a second,
-    independently shuffled stream of reals (reference attention, Yu et al. 2021 Sec. 3.3)."""
+    independently shuffled stream of reals (reference attention, Yu et al. 2021 Sec. 3.3).
+
+    Every worker of a multi-worker run builds this same seeded stream of global batches; sharding by
+    data (not by files) makes each keep its own slice of every global batch, deterministically."""
     d, m = config.data, config.model
 
     def stream(s):
@@ -100,9 +104,10 @@ def make_dataset(config, seed, batch_size=None, shuffle=True, references=False):
                              xflip=d.xflip, subset=d.subset, fit=d.fit, skip_bad=d.skip_bad,
                              shuffle=shuffle, seed=s)
 
-    if references:
-        return tf.data.Dataset.zip((stream(seed), stream(seed + 7919)))
-    return stream(seed)
+    dataset = tf.data.Dataset.zip((stream(seed), stream(seed + 7919))) if references else stream(seed)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def take_images(dataset, n):
@@ -128,26 +133,38 @@ def train(config, workdir, verbose=None, checkpoint=None):
     with ``train.nan_policy=rollback``), Interrupted on Ctrl-C after saving a checkpoint.
     """
     validate(config)
-    changed = check_resume_config(workdir, config)
-    makedirs(workdir)
-    keras.utils.set_random_seed(config.seed)
     t = config.train
-    strategy = make_strategy(t.strategy, t.tpu)
+    # First: a multi-worker strategy must be set up before TensorFlow initialises its devices.
+    strategy = make_strategy(t.strategy, t.tpu, cluster=t.cluster, timeout=t.collective_timeout)
+    changed = check_resume_config(workdir, config)
+    chief = cluster.is_chief(strategy)  # only the chief writes into the workdir
+    if chief:
+        makedirs(workdir)
+    cluster.check_shared_workdir(strategy, workdir)
+    keras.utils.set_random_seed(config.seed)
     local_batch = check_batch(t.batch_size, strategy, config.model.mbstd_group)
     if strategy.num_replicas_in_sync > 1:
-        print(f"{type(strategy).__name__}: {strategy.num_replicas_in_sync} replicas x {local_batch} images, "
-              f"xla {use_xla(t.xla, strategy)}, precision {t.precision}", flush=True)
+        workers = cluster.num_workers(strategy)
+        name = "MultiWorkerMirroredStrategy" if workers > 1 else type(strategy).__name__
+        print(f"{name}: {strategy.num_replicas_in_sync} replicas x {local_batch} images"
+              f"{f' on {workers} workers' if workers > 1 else ''}, xla {use_xla(t.xla, strategy)}, "
+              f"precision {t.precision}", flush=True)
     trainer = build_trainer(config, strategy)
-    checkpointer = Checkpointer(workdir, trainer, max_to_keep=t.keep_checkpoints)
-    checkpointer.remove_temp()
+    checkpointer = Checkpointer(workdir, trainer, max_to_keep=t.keep_checkpoints, write=chief)
+    if chief:
+        checkpointer.remove_temp()
     step = checkpointer.restore(checkpoint, fallback=True)
+    cluster.check_same_step(strategy, step)
     if step:
         apply_optimizer_config(trainer, config)  # the config's learning rates, not the checkpoint's
-        if changed:
+        if changed and chief:
             print("changed on resume: " + ", ".join(f"{k} {a!r} -> {b!r}" for k, a, b in changed), flush=True)
-    for name in ("stats.jsonl", "metrics.jsonl"):  # ticks after the restored step are run again
-        trim_jsonl(os.path.join(workdir, name), step)
-    write_run_config(workdir, config)
+    if chief:
+        for name in ("stats.jsonl", "metrics.jsonl"):  # ticks after the restored step are run again
+            trim_jsonl(os.path.join(workdir, name), step)
+        write_run_config(workdir, config)
+    else:
+        print(f"{cluster.task_name(strategy)}: training; the chief writes {workdir}", flush=True)
     if not step and t.nan_policy == "rollback":
         checkpointer.save()  # a finite state to roll back to before the first scheduled checkpoint
 
@@ -158,7 +175,7 @@ def train(config, workdir, verbose=None, checkpoint=None):
         return trainer
     if step:
         print(f"resuming {workdir} from step {step} ({step * t.batch_size / 1000:.1f} kimg)", flush=True)
-    callbacks = make_callbacks(config, workdir, trainer, checkpointer, total_ticks, verbose)
+    callbacks = make_callbacks(config, workdir, trainer, checkpointer, total_ticks, verbose, chief)
     retries = 0
     while True:
         initial_epoch = step // spt
@@ -167,27 +184,40 @@ def train(config, workdir, verbose=None, checkpoint=None):
                                references=trainer.discriminator.uses_reference)
         try:
             trainer.fit(dataset, epochs=total_ticks, steps_per_epoch=spt, initial_epoch=initial_epoch,
-                        shuffle=False, callbacks=callbacks, verbose=verbose_mode(verbose))
+                        shuffle=False, callbacks=callbacks, verbose=verbose_mode(verbose) if chief else 0)
             return trainer
         except DivergenceError as e:
             step, retries = _roll_back(e, config, trainer, checkpointer, retries)
         except KeyboardInterrupt:
             _save_on_interrupt(checkpointer, workdir)
+        except cluster.LOST_ERRORS as e:
+            if not cluster.is_multi_worker(strategy):
+                raise
+            latest = (checkpointer.available() or [None])[0]
+            raise cluster.WorkerLost(cluster.failure_message(e, strategy, workdir, latest)) from None
 
 
 def verbose_mode(verbose):
     return (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
 
 
-def make_callbacks(config, workdir, trainer, checkpointer, total_ticks, verbose):
-    """The run's callbacks; the divergence guard first, so nothing of a non-finite tick is written."""
+def make_callbacks(config, workdir, trainer, checkpointer, total_ticks, verbose, chief=True):
+    """The run's callbacks; the divergence guard first, so nothing of a non-finite tick is written.
+    The other workers of a multi-worker run (not ``chief``) check and keep step with the chief but write
+    nothing: no stats, samples, metrics or TensorBoard logs (their checkpointer checks without writing)."""
     t = config.train
+    guard_and_checkpoints = [
+        cb.DivergenceGuard(),
+        cb.CheckpointEvery(checkpointer, round(t.ckpt_kimg / t.tick_kimg), total_ticks),
+    ]
+    if not chief:
+        return guard_and_checkpoints[:1] + [cb.Progress(t.batch_size)] + guard_and_checkpoints[1:]
     reals = take_images(make_dataset(config, seed=config.seed + 1), t.grid_size)
     status_every = t.tensorboard_every if verbose_mode(verbose) == 2 else 0
     callbacks = [
-        cb.DivergenceGuard(),
+        guard_and_checkpoints[0],
         cb.Progress(t.batch_size, workdir, status_every=status_every),
-        cb.CheckpointEvery(checkpointer, round(t.ckpt_kimg / t.tick_kimg), total_ticks),
+        guard_and_checkpoints[1],
         cb.SampleGrid(os.path.join(workdir, "samples"), config.model.z_dim, round(t.sample_kimg / t.tick_kimg),
                       t.batch_size, num_images=t.grid_size, reals=reals, seed=config.seed + 123),
     ]
@@ -196,8 +226,10 @@ def make_callbacks(config, workdir, trainer, checkpointer, total_ticks, verbose)
         from keras_attngan.metrics.registry import parse_metrics
 
         names = [spec.name for spec in parse_metrics(t.metrics)]  # fail on a bad name before training
+        # Across workers the chief evaluates alone, on its first device (eval_main.py is faster after).
+        local = tf.distribute.get_strategy() if cluster.is_multi_worker(trainer.distribute_strategy) else None
         evaluator = Evaluator(config, trainer.g_ema, trainer.discriminator,
-                              cache_dir=os.path.join(workdir, "metric_cache"))
+                              cache_dir=os.path.join(workdir, "metric_cache"), strategy=local)
         callbacks.append(cb.MetricsEvery(evaluator, names, round(t.metrics_kimg / t.tick_kimg), workdir,
                                          t.batch_size))
     callbacks.append(keras.callbacks.TensorBoard(os.path.join(workdir, "logs"), update_freq=t.tensorboard_every,

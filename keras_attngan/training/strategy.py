@@ -3,15 +3,18 @@
 
 ``auto`` picks a TPU when a cluster resolver finds one (a Cloud TPU VM, or ``train.tpu`` naming it),
 ``MirroredStrategy`` over all GPUs when there is more than one, else the default strategy (one device).
+``multi_worker`` trains across several machines (``training/cluster.py``).
 The global batch (``train.batch_size``) is split evenly across replicas; see ``GANTrainer`` for how the
 per-replica losses are scaled so that the update equals the single-device update.
 """
+
+import os
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-STRATEGIES = ("auto", "default", "mirrored", "tpu")
+STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
@@ -40,16 +43,34 @@ def tpu_resolver(tpu=""):
     return resolver
 
 
-def make_strategy(name="auto", tpu="", devices=None, resolver_fn=tpu_resolver):
+def has_tpu_support():
+    """Whether this TensorFlow can drive TPUs: the ``tensorflow-tpu`` wheel brings the ``libtpu`` runtime
+    (and Cloud TPU VM images ship it); plain ``tensorflow`` (every 2.21 build) has none."""
+    import importlib.util
+
+    return importlib.util.find_spec("libtpu") is not None or os.path.exists("/lib/libtpu.so")
+
+
+def make_strategy(name="auto", tpu="", devices=None, resolver_fn=tpu_resolver, cluster="tf_config",
+                  timeout=0):
     """The strategy for ``train.strategy`` = ``name``; ``devices`` restricts ``mirrored`` (e.g. the
-    logical CPUs in tests). ``resolver_fn`` is injectable so the TPU path is testable without a TPU."""
+    logical CPUs in tests). ``resolver_fn`` is injectable so the TPU path is testable without a TPU.
+    ``cluster``/``timeout``: ``train.cluster``/``train.collective_timeout`` for ``multi_worker``."""
     check_strategy(name)
+    if name == "multi_worker":
+        from keras_attngan.training.cluster import multi_worker_strategy
+
+        return multi_worker_strategy(cluster, timeout)
     if name in ("auto", "tpu"):
         resolver = resolver_fn(tpu)
         if resolver is not None:
             tf.config.experimental_connect_to_cluster(resolver)
             tf.tpu.experimental.initialize_tpu_system(resolver)
             return tf.distribute.TPUStrategy(resolver)
+        if name == "tpu" and not has_tpu_support():
+            raise ValueError(f"train.strategy='tpu' but no TPU was found and this TensorFlow {tf.__version__} has "
+                             "no TPU support (no libtpu): on a Cloud TPU VM install requirements-tpu.txt (tensorflow-tpu 2.19.1, "
+                             "README 'TPUs')")
         if name == "tpu":
             raise ValueError("train.strategy='tpu' but no TPU was found: run on a Cloud TPU VM or set "
                              "train.tpu to the TPU's name or grpc:// address")
@@ -110,9 +131,12 @@ class precision_policy:
 def check_batch(batch_size, strategy, mbstd_group):
     """The global batch must split evenly across replicas (and each replica's batch into
     minibatch-stddev groups)."""
-    n = strategy.num_replicas_in_sync
+    from keras_attngan.training.cluster import num_workers
+
+    n, workers = strategy.num_replicas_in_sync, num_workers(strategy)
     if batch_size % n:
-        raise ValueError(f"train.batch_size={batch_size} must be divisible by the {n} replicas of the "
+        across = f" ({workers} workers x {n // workers})" if workers > 1 else ""
+        raise ValueError(f"train.batch_size={batch_size} must be divisible by the {n} replicas{across} of the "
                          f"strategy; change the batch size")
     local = batch_size // n
     if local % min(mbstd_group, local):
