@@ -15,6 +15,10 @@ Modes (--modes, comma-separated), each writing one file into --outdir:
               map of each --positions entry (x,y in image pixels) as a heat overlay (paper Fig. 5);
               needs --workdir (a SavedModel has no attention inputs)
 
+--ws=projected_a.npz,projected_b.npz (files of project_main.py) replaces the seeds by projected latents, in
+the order given: every mode renders them as it renders seeds (interp in w only); a run's generator uses each
+projection's optimised noise maps (see generation.ProjectedSource), a SavedModel its fixed noise.
+
 Seeds are non-negative (as the SavedModel's from_seeds). One file holds at most 10,000 images
 (generation.MAX_IMAGES; --seeds=0-10000000 is refused before anything is made): split larger sets over
 several runs. Bad flags, and a checkpoint that does not exist or holds NaN/inf, stop with one `error:` line.
@@ -50,6 +54,7 @@ _GIF_MS = flags.DEFINE_integer("gif_ms", 80, "interp: milliseconds per GIF frame
 _COL_SEEDS = flags.DEFINE_string("col_seeds", None, "mixing: seeds of the columns (default: --seeds).")
 _CROSSOVER = flags.DEFINE_integer("crossover", 4, "mixing: ws [0, crossover) from the row seed, the rest from "
                                                   "the column seed (4 = StyleGAN's coarse styles, 4x4-8x8).")
+_WS = flags.DEFINE_list("ws", None, "projected_<name>.npz files of project_main.py to render instead of seeds.")
 _POSITIONS = flags.DEFINE_string("positions", None, "attention: 'x,y;x,y' in image pixels (default: centre and "
                                                     "the upper-left quarter's centre).")
 flags.DEFINE_bool("verbose", False, "Show TensorFlow's full logs.")
@@ -91,7 +96,12 @@ def check_flags():
         raise ValueError(f"--cols must be >= 0 (0 = about square), got {_COLS.value}")
     if not math.isfinite(_PSI.value):
         raise ValueError(f"--psi must be a finite number, got {_PSI.value}")
-    seeds = _seeds(_SEEDS)
+    if _WS.value:
+        if _SEEDS.present or _COL_SEEDS.value:
+            raise ValueError("--ws replaces --seeds and --col_seeds (the projections are the images): drop them")
+        if _INTERP_SPACE.value == "z" and _INTERP_SPACE.present:
+            raise ValueError("--ws gives latents in w: use --interp_space=w (the default with --ws)")
+    seeds = list(range(len(_WS.value))) if _WS.value else _seeds(_SEEDS)
     if "interp" in modes and (len(seeds) < 2 or _INTERP_STEPS.value < 2):
         raise ValueError("--modes=interp needs at least 2 --seeds and --interp_steps >= 2")
     opts = dict(modes=modes, seeds=seeds, psis=parse_floats(_TRUNC_PSIS.value, "--truncation_psis"),
@@ -110,12 +120,27 @@ def load_source():
     from keras_attngan.generation import KerasSource, SavedModelSource
 
     if _SAVED_MODEL.value:
-        return SavedModelSource(_SAVED_MODEL.value)
+        return projected(SavedModelSource(_SAVED_MODEL.value))
     from keras_attngan.training.restore import restore_run
 
     _, trainer, path, step = restore_run(_WORKDIR.value, _CHECKPOINT.value)
     print(f"restored {path} (step {step})", flush=True)
-    return KerasSource(trainer.g_ema)
+    return projected(KerasSource(trainer.g_ema))
+
+
+def projected(source):
+    """``source``, or with --ws the projections as a ProjectedSource over it."""
+    if not _WS.value:
+        return source
+    from keras_attngan.generation import ProjectedSource
+    from keras_attngan.generation.projection_io import load_projection
+
+    loaded = [load_projection(p) for p in _WS.value]
+    noise = [p["noise"] for p in loaded]
+    if any(noise) and source.generator is None:
+        print("note: the projections' optimised noise maps are not used (a SavedModel's noise is fixed), so the "
+              "images differ from their proj_*.png; --workdir renders them exactly", flush=True)
+    return ProjectedSource(source, [p["ws"] for p in loaded], noise)
 
 
 def run(opts, source, outdir):
@@ -138,7 +163,7 @@ def run(opts, source, outdir):
             write("truncation.png", gen.truncation_sweep(source, seeds, opts["psis"]),
                   f"{len(seeds)} seeds x psi {opts['psis']}")
         elif mode == "interp":
-            space, steps = _INTERP_SPACE.value, _INTERP_STEPS.value
+            space, steps = "w" if _WS.value else _INTERP_SPACE.value, _INTERP_STEPS.value
             segments = gen.interpolation_frames(source, seeds, steps, space, psi)
             write(f"interp_{space}.png", make_grid(segments.reshape((-1,) + segments.shape[2:]), cols=steps),
                   f"{len(seeds) - 1} pairs x {steps} steps, {'slerp in z' if space == 'z' else 'lerp in w'}")

@@ -5,7 +5,9 @@ Signatures (all with the fixed 'const' noise, so equal inputs give equal images)
   from_seeds:      seeds [batch] int64 >= 0 (z = N(0, I) drawn statelessly from each seed) -> images
   mapping:         z [batch, z_dim] float32 -> ws [batch, num_ws, w_dim]
   synthesis:       ws [batch, num_ws, w_dim] float32 -> images uint8
-psi is per example so TF Serving's REST "instances" rows (one z and one psi each) work.
+psi is per example so TF Serving's REST "instances" rows (one z and one psi each) work. Besides the
+signatures, ``synthesis_float`` (ws -> float32 images in [-1, 1], same noise; a function, not a signature)
+lets ``project_main.py`` differentiate through the exported generator.
 
 Every input is checked inside the signature, so a bad request fails with a readable message (TF Serving
 answers INVALID_ARGUMENT with it) instead of a shape error deep in the graph or black images: a wrong rank
@@ -110,6 +112,13 @@ def build_archive(generator):
                          input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
     archive.add_endpoint("synthesis", synthesis,
                          input_signature=[tf.TensorSpec([None, num_ws, w_dim], tf.float32, name="ws")])
+    # For project_main.py: the same synthesis with float output in [-1, 1] (differentiable: the signature's
+    # uint8 cast has no gradient), saved as a function of the SavedModel, not a signature, so what TF Serving
+    # offers stays the four signatures above. Keras' ExportArchive turns every endpoint into a signature, so
+    # the function is set on the object it saves (``_tf_trackable``, the same place add_endpoint puts them).
+    archive._tf_trackable.synthesis_float = tf.function(
+        lambda ws: generator.synthesis(ws, noise_mode="const"),
+        input_signature=[tf.TensorSpec([None, num_ws, w_dim], tf.float32, name="ws")])
     return archive
 
 

@@ -172,14 +172,23 @@ class LPIPS(tf.Module):
             taps.append(x)
         return taps
 
+    def unit_features(self, x):
+        """The tapped activations unit-normalised over channels: what the distance compares. A fixed image's
+        can be computed once (the projector's target, as NVlabs precomputes its target features)."""
+        return [f / (tf.sqrt(tf.reduce_sum(tf.square(f), axis=-1, keepdims=True)) + NORM_EPS)
+                for f in self.features(x)]
+
+    def feature_distance(self, units0, units1):
+        """[N] LPIPS distances between two lists of :meth:`unit_features`."""
+        total = 0.0
+        for u0, u1, lin in zip(units0, units1, self.lins):
+            total += tf.reduce_mean(tf.tensordot(tf.square(u0 - u1), lin, axes=[[3], [0]]), axis=[1, 2])
+        return total
+
     def _network(self, img0, img1):
         n = tf.shape(img0)[0]
-        total = 0.0
-        for feats, lin in zip(self.features(tf.concat([img0, img1], axis=0)), self.lins):
-            unit = feats / (tf.sqrt(tf.reduce_sum(tf.square(feats), axis=-1, keepdims=True)) + NORM_EPS)
-            diff = tf.square(unit[:n] - unit[n:])
-            total += tf.reduce_mean(tf.tensordot(diff, lin, axes=[[3], [0]]), axis=[1, 2])
-        return total
+        units = self.unit_features(tf.concat([img0, img1], axis=0))
+        return self.feature_distance([u[:n] for u in units], [u[n:] for u in units])
 
     def __call__(self, img0, img1):
         """[N] LPIPS distances between NHWC RGB images in [-1, 1] (float32)."""
