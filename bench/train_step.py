@@ -3,11 +3,16 @@
     python bench/train_step.py --config=configs/bench_32.py --config.loss.name=dual_contrastive
     python bench/train_step.py --config=configs/bench_32.py --xla=on --precision=mixed_bfloat16
     python bench/train_step.py --config=configs/bench_32.py --strategy=mirrored --logical_cpus=2
+    python bench/train_step.py --config=configs/bench_32.py --strategy=multi_worker   # 2 local workers
     python bench/train_step.py --config=configs/bench_32.py --profile=/tmp/prof   # where the time goes
 
 Random reals are fed, so only the step is measured (not the input pipeline). Prints parameter counts,
 mean step time over the timed steps (after warm-up steps that include tracing/compilation), img/s, the
 model FLOPs of the step and the share of this machine's measured fp32 matmul peak they reach.
+
+``--strategy=multi_worker`` without ``TF_CONFIG`` starts ``--workers`` local worker processes of this
+script on 127.0.0.1 ports (each with its own TF_CONFIG) and prints the chief's figures; with ``TF_CONFIG``
+set (one command per machine) it is one of the workers.
 """
 
 import os
@@ -22,7 +27,10 @@ from ml_collections import config_flags  # noqa: E402
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/demo.py", "Config file.")
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed steps.")
 _WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed steps first (tracing, compilation).")
-_STRATEGY = flags.DEFINE_enum("strategy", None, ["auto", "default", "mirrored", "tpu"], "Override train.strategy.")
+_STRATEGY = flags.DEFINE_enum("strategy", None, ["auto", "default", "mirrored", "tpu", "multi_worker"],
+                              "Override train.strategy.")
+_WORKERS = flags.DEFINE_integer("workers", 2, "--strategy=multi_worker without TF_CONFIG: local worker processes.",
+                                lower_bound=1)
 _XLA = flags.DEFINE_enum("xla", None, ["auto", "on", "off"], "Override train.xla.")
 _PRECISION = flags.DEFINE_enum("precision", None, ["float32", "mixed_bfloat16", "mixed_float16"],
                                "Override train.precision.")
@@ -32,10 +40,40 @@ _PROFILE = flags.DEFINE_string("profile", "", "Also trace a few steps into this 
                                "breakdown.")
 
 
+def launch_local_workers(n):
+    """Runs this script as ``n`` workers of a local cluster; returns the exit code, printing the chief's output."""
+    import json
+    import socket
+    import subprocess
+
+    socks = [socket.socket() for _ in range(n)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    addresses = [f"127.0.0.1:{sock.getsockname()[1]}" for sock in socks]
+    for sock in socks:
+        sock.close()
+    procs = []
+    for i in range(n):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": addresses},
+                                                     "task": {"type": "worker", "index": i}}))
+        procs.append(subprocess.Popen([sys.executable, *sys.argv], env=env, text=True, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE))
+    outputs = [p.communicate() for p in procs]
+    print(f"{n} local workers on {', '.join(addresses)}; chief (worker 0):")
+    print(outputs[0][0], end="")
+    for i, (p, (_, stderr)) in enumerate(zip(procs, outputs)):
+        if p.returncode:  # the workers' logs only when one failed
+            print(f"worker {i} exited with {p.returncode}:\n{stderr[-3000:]}", file=sys.stderr)
+    return max(p.returncode for p in procs)
+
+
 def main(argv):
     del argv
+    if _STRATEGY.value == "multi_worker" and not os.environ.get("TF_CONFIG"):
+        sys.exit(launch_local_workers(_WORKERS.value))
     import tensorflow as tf
 
+    from keras_attngan.training.cluster import strategy_name
     from keras_attngan.training.strategy import check_batch, make_strategy, split_cpu, use_xla
 
     if _LOGICAL_CPUS.value:
@@ -50,13 +88,13 @@ def main(argv):
             config.train[key] = flag.value
     validate(config)
     t, m, b = config.train, config.model, config.train.batch_size
-    strategy = make_strategy(t.strategy, t.tpu)
+    strategy = make_strategy(t.strategy, t.tpu, cluster=t.cluster, timeout=t.collective_timeout)
     check_batch(b, strategy, m.mbstd_group)
     trainer = build_trainer(config, strategy)
     timer = train_step_timer(trainer, config, _WARMUP.value)
     dt = timer(_STEPS.value)
     print(f"resolution {m.resolution} channels {m.img_channels} batch {b} loss {config.loss.name} "
-          f"strategy {type(strategy).__name__} x{strategy.num_replicas_in_sync} xla {use_xla(t.xla, strategy)} "
+          f"strategy {strategy_name(strategy)} x{strategy.num_replicas_in_sync} xla {use_xla(t.xla, strategy)} "
           f"precision {t.precision} r1_interval {t.r1_interval if t.r1_gamma else 0} "
           f"pl_interval {t.pl_interval if t.pl_weight else 0}")
     print(f"params G {trainer.generator.count_params() / 1e6:.2f}M D {trainer.discriminator.count_params() / 1e6:.2f}M")

@@ -113,6 +113,13 @@ def num_workers(strategy):
     return sum(len(jobs.get(job, [])) for job in JOBS) or 1
 
 
+def strategy_name(strategy):
+    """The class name users know (TF names MultiWorkerMirroredStrategy's class CollectiveAllReduceStrategy)."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "MultiWorkerMirroredStrategy"
+    return type(strategy).__name__
+
+
 def task_name(strategy):
     """``worker 1``, ``chief 0``; ``""`` outside a cluster."""
     if not is_multi_worker(strategy):

@@ -145,8 +145,7 @@ def train(config, workdir, verbose=None, checkpoint=None):
     local_batch = check_batch(t.batch_size, strategy, config.model.mbstd_group)
     if strategy.num_replicas_in_sync > 1:
         workers = cluster.num_workers(strategy)
-        name = "MultiWorkerMirroredStrategy" if workers > 1 else type(strategy).__name__
-        print(f"{name}: {strategy.num_replicas_in_sync} replicas x {local_batch} images"
+        print(f"{cluster.strategy_name(strategy)}: {strategy.num_replicas_in_sync} replicas x {local_batch} images"
               f"{f' on {workers} workers' if workers > 1 else ''}, xla {use_xla(t.xla, strategy)}, "
               f"precision {t.precision}", flush=True)
     trainer = build_trainer(config, strategy)
