@@ -27,8 +27,12 @@ class Run:
     id: str            # <hash of base + overrides>-s<seed>: the run directory's name
 
 
+ORDER = ("losses", "g_attention", "d_attention", "combined", "seed_methods")  # the paper's order
+
+
 def grid_names():
-    return sorted(f[:-3] for f in os.listdir(GRIDS_DIR) if f.endswith(".py") and not f.startswith("_"))
+    names = [f[:-3] for f in os.listdir(GRIDS_DIR) if f.endswith(".py") and not f.startswith("_")]
+    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
 
 def load_grid(name_or_path):
