@@ -2,7 +2,9 @@
 device (each phase's forward, and so its backward, is ``tf.function(jit_compile=True)``, README "Scaling
 out") ends with finite losses. Options are grouped so that five tiny trainers cover the menu: the five
 losses, the four G attention modules, D self/reference attention (SAN), DiffAugment, ADA with a fixed p and
-spectral normalization in G and D. A graph op without an XLA kernel fails the compile with an error naming it."""
+spectral normalization in G and D; two more cover ContraD (simclr_hq_cutout, a superset of the other SimCLR variants' ops; its heads, NT-Xent and
+SupCon around the global-batch gathers) and GGDR (decoder, cosine loss, target warped by ADA's geometric
+part). A graph op without an XLA kernel fails the compile with an error naming it."""
 
 import numpy as np
 import pytest
@@ -44,3 +46,21 @@ def test_one_xla_step_is_finite(loss):
     logs = run_steps(trainer, dataset, 1)  # r1/pl intervals 1: every phase runs (and compiles) in this step
     assert all(np.isfinite(v) for v in logs.values()), logs
     assert logs["r1_penalty"] > 0
+
+
+METHODS = {
+    "contrad_simclr_hq_cutout": dict(contrad=dict(enabled=True, hidden=16, proj_dim=8, augment="simclr_hq_cutout")),
+    "ggdr_ada": dict(ggdr=dict(weight=10.0, resolution=8), augment=dict(name="ada", p=0.5, target=0.0)),
+}
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_methods_compile_with_xla(method):
+    config = tiny_config(resolution=8, batch_size=4, xla="on", r1_interval=1, pl_interval=1)
+    for section, fields in METHODS[method].items():
+        config[section].update(**fields)
+    trainer = build_trainer(config)
+    assert trainer.xla and trainer.terms  # the method's objective term is part of the compiled step
+    logs = run_steps(trainer, make_dataset(config, 0), 1)
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    assert any(k.startswith(("contrad", "ggdr")) for k in logs), logs
