@@ -276,5 +276,8 @@ def _save_on_interrupt(checkpointer, workdir):
                           f"{checkpointer.latest}") from None
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if path is None:  # a worker that is not the chief: the chief saves (when it is interrupted too)
+        raise Interrupted(f"interrupted at step {step} (this worker writes no checkpoints; the chief's last is "
+                          f"{(checkpointer.available() or ['none'])[0]}): run all workers again to resume")
     raise Interrupted(f"interrupted at step {step}: saved {path}; run the same command again to resume "
                       f"from it (--workdir={workdir})")
