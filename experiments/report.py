@@ -24,8 +24,8 @@ from keras_attngan.cli import fail, parse_flags  # noqa: E402
 _ROOT = flags.DEFINE_string("root", None, "The --root of experiments/run.py (holds results.jsonl).")
 _OUT = flags.DEFINE_string("out", None, "Where results.md and the PNGs go (default: --root).")
 _GRIDS = flags.DEFINE_list("grids", None, "Grids to report (default: every grid with results).")
-_AT_KIMG = flags.DEFINE_float("at_kimg", None, "Tables at this evaluation point (kimg) instead of the last one "
-                               "all seeds of a configuration reached (configurations that did not reach it: -).")
+_AT_KIMG = flags.DEFINE_list("at_kimg", None, "One table per grid at each of these evaluation points (kimg) "
+                              "instead of one at the last kimg all seeds of a configuration reached.")
 _NOTES = flags.DEFINE_string("notes", None, "A Markdown file inserted under the title (what was run, how).")
 _FEATURE_NET = flags.DEFINE_enum("feature_net", "inception", ["inception", "thumbnail"],
                                  "Which evaluations to report (run.py's --feature_net).")
@@ -73,16 +73,18 @@ def collect(grid, rows, feature_net, at_kimg=None):
     return {k: v for k, v in out.items() if v["curves"] or v["errors"]}
 
 
-def table(grid, data):
+def table(grid, data, heading=True):
     m = grid["metrics"]
     overrides = ", ".join(f"`{k}={v}`" for k, v in grid["overrides"].items()) or "no overrides"
     lines = [f"### {grid['title']}", "",
              f"Budget {grid['kimg']:g} kimg (evaluated at {', '.join(f'{k:g}' for k in grid['eval_kimg'])} and at the "
              f"budget), base `{grid['base']}` with {overrides}; "
              f"FID / KID of {m['num_fakes']} fakes vs the first {m['num_reals']} images of `{m['reference']}`. "
-             "Mean ± std over the seeds (sample std) at the kimg shown.", "",
-             "| config | seeds | kimg | FID | KID x 10³ | precision | recall | train time (min) | img/s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "Mean ± std over the seeds (sample std) at the kimg shown.", ""]
+    if not heading:
+        lines = []
+    lines += ["| config | seeds | kimg | FID | KID x 10³ | precision | recall | train time (min) | img/s |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for label, e in data.items():
         f = e["final"]
         if not f and not e["errors"]:
@@ -201,10 +203,12 @@ def report(root, out, grid_names, feature_net, at_kimg=None, notes=None):
     written = []
     for name in grid_names:
         grid = common.load_grid(name)
-        data = collect(grid, rows, feature_net, at_kimg)
+        data = collect(grid, rows, feature_net)
         if not data:
             continue
-        lines += table(grid, data) + [""]
+        for i, at in enumerate(at_kimg or [None]):
+            at_data = data if at is None else collect(grid, rows, feature_net, float(at))
+            lines += table(grid, at_data, heading=i == 0) + [""]
         if any(e["curves"] for e in data.values()):
             plot(os.path.join(out, f"{grid['name']}.png"), grid, data)
             lines += [f"![{grid['name']}]({grid['name']}.png)", ""]
