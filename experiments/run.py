@@ -8,13 +8,15 @@ resume, divergence guard) in its own subprocess (``<root>/runs/<id>/``, log in `
 up to each evaluation point in turn; at each point the EMA generator is evaluated with the real Inception
 network (FID and unbiased KID against the reference set, precision/recall k=3) and a line is appended.
 Rerunning skips finished runs and continues interrupted ones from their newest checkpoint (an evaluation
-that was cut off is redone without retraining), so a grid can be completed across several sittings.
+that was cut off is redone without retraining), so a grid can be completed across several sittings; sittings
+may run at the same time (a run another sitting is working on is locked and skipped).
 ``--kimg`` caps the budget for this sitting (a later sitting with a larger cap continues the same runs).
 ``--feature_net=thumbnail`` swaps Inception for a fixed random projection of 8x8 thumbnails: for smoke
 tests only, its numbers are not FIDs (and the lines say so).
 Exit codes: 0 all done, 1 some run failed (named on stderr), 2 bad flags or grid.
 """
 
+import fcntl
 import json
 import os
 import subprocess
@@ -186,6 +188,13 @@ def run_grid(grid, root):
             state = "failed" if done == float("inf") else f"{done:g} kimg"
             print(f"[{i}/{len(runs)}] {run.label} seed {run.seed}: done ({state}), skipped", flush=True)
             continue
+        lock = open(os.path.join(root, "logs", f"{run.id}.lock"), "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when this sitting ends or moves on
+        except BlockingIOError:
+            print(f"[{i}/{len(runs)}] {run.label} seed {run.seed}: busy in another sitting, skipped", flush=True)
+            lock.close()
+            continue
         print(f"[{i}/{len(runs)}] {run.label} seed {run.seed}: from {done:g} kimg, log {root}/logs/{run.id}.log",
               flush=True)
         cmd = [sys.executable, os.path.abspath(__file__), f"--grid={grid['path']}", f"--root={root}",
@@ -201,6 +210,7 @@ def run_grid(grid, root):
         summary = ", ".join(f"{r['kimg']:g} kimg fid {r['fid']:.2f}" for r in rows if "fid" in r)
         print(f"[{i}/{len(runs)}] {run.label} seed {run.seed}: exit {rc} after {time.time() - t0:.0f} s; {summary}",
               flush=True)
+        lock.close()
         if rc:
             failed.append(f"{run.label} seed {run.seed} (exit {rc}, see {root}/logs/{run.id}.log)")
     if failed:
