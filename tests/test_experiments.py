@@ -141,3 +141,20 @@ def test_grid_runs_resumes_after_kill_skips_finished_and_reports(tiny):
         assert len(colors) > 10  # lines, text and axes drawn, not a blank canvas
     assert os.path.exists(os.path.join(out, "tiny_best.png"))
     assert os.path.exists(os.path.join(out, "results.jsonl"))
+
+
+def test_a_run_another_sitting_holds_is_skipped(tiny):
+    import fcntl
+
+    grid_path, root = tiny
+    os.makedirs(os.path.join(root, "logs"))
+    held = []
+    for run in common.expand(common.load_grid(grid_path)):
+        f = open(os.path.join(root, "logs", f"{run.id}.lock"), "w")
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.append(f)
+    r = cli("run.py", f"--grid={grid_path}", f"--root={root}", "--feature_net=thumbnail")
+    assert r.returncode == 0 and r.stdout.count("busy in another sitting, skipped") == 2, r.stdout + r.stderr
+    assert not os.path.exists(os.path.join(root, "runs")) and not common.read_results(root)
+    for f in held:
+        f.close()
