@@ -124,7 +124,7 @@ def compare_figure(targets, reconstructions, labels, mean_lpips):
     header = Image.new("L", (grid.shape[1], HEADER), 0)
     draw, width = ImageDraw.Draw(header), r * scale
     chars = max(4, width // 6 - 1)
-    for k, text in enumerate([("target", "")] + [(lab, f"LPIPS {d:.3f}") for lab, d in zip(labels, mean_lpips)]):
+    for k, text in enumerate([("target", "")] + [(lab, f"LPIPS {d:.4f}") for lab, d in zip(labels, mean_lpips)]):
         draw.text((k * width + 3, 1), text[0][-chars:], fill=255)
         draw.text((k * width + 3, 13), text[1], fill=255)
     head = np.asarray(header, np.uint8)[..., None].repeat(c, axis=-1)
