@@ -126,6 +126,29 @@ def test_wplus_shapes_and_saved_model_equals_the_run(run, lpips):
         Projector(SavedModelSource(saved), lpips, steps=2)
 
 
+def test_projected_source_checks_what_it_renders(run, tmp_path):
+    """generate_main.py --ws: foreign files and latents or noise maps of another generator are refused."""
+    from keras_attngan.generation import ProjectedSource
+    from keras_attngan.generation.projection_io import load_projection
+
+    _, g, _ = run
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    for path, pattern in (("missing.npz", "does not exist"), ("junk.npz", "is not a projection"),
+                          ("other.npz", "is not a projection")):
+        with pytest.raises(ValueError, match=pattern):
+            load_projection(str(tmp_path / path))
+    src = KerasSource(g)
+    with pytest.raises(ValueError, match="this generator takes"):
+        ProjectedSource(src, np.zeros([1, g.num_ws + 1, 16], np.float32))
+    with pytest.raises(ValueError, match="noise maps do not fit"):
+        ProjectedSource(src, np.zeros([1, g.num_ws, 16], np.float32), [[np.zeros([3, 3, 1], np.float32)] * 5])
+    # Seeds are indices: the mode functions render the given ws (here w_avg's image, fixed noise).
+    w_avg = np.tile(g.mapping.w_avg.numpy()[None, None], [1, g.num_ws, 1])
+    images = ProjectedSource(src, w_avg).images(np.array([[0.0]]))
+    np.testing.assert_array_equal(images, src.synthesize(w_avg))
+
+
 def write_targets(g, folder, n=2):
     os.makedirs(folder, exist_ok=True)
     images, _ = targets_of(g, seed=11, n=n)
