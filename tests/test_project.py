@@ -126,6 +126,18 @@ def test_wplus_shapes_and_saved_model_equals_the_run(run, lpips):
         Projector(SavedModelSource(saved), lpips, steps=2)
 
 
+def test_a_batch_projects_each_target_as_alone(run, lpips):
+    """Every parameter belongs to one target, Adam is element-wise and the losses are summed, and the w noise
+    of the first target is the same draw in a batch of 1 and of 2: so target 0 ends where it ends alone."""
+    _, g, _ = run
+    target, _ = targets_of(g, seed=3)
+    p = Projector(KerasSource(g), lpips, steps=30, w_avg_samples=500)
+    both, alone = p.project(target), p.project(target[:1])
+    np.testing.assert_allclose(both["ws"][:1], alone["ws"], atol=1e-4)
+    np.testing.assert_allclose(both["noise"][0][:1], alone["noise"][0], atol=1e-3)
+    np.testing.assert_allclose(both["lpips"][:1], alone["lpips"], rtol=1e-3)
+
+
 def test_projected_source_checks_what_it_renders(run, tmp_path):
     """generate_main.py --ws: foreign files and latents or noise maps of another generator are refused."""
     from keras_attngan.generation import ProjectedSource
