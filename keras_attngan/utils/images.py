@@ -1,6 +1,7 @@
 """Turning image batches into PNG grids a person can look at."""
 
 import math
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -27,7 +28,9 @@ def make_grid(images, cols=None):
 
 def save_png(path, image):
     """Writes a uint8 [H, W, C] array as PNG (tf.io, so gs:// paths work too)."""
-    tf.io.gfile.makedirs(tf.io.gfile.join(*path.replace("\\", "/").split("/")[:-1]) or ".")
+    parent = os.path.dirname(path)  # works for gs://bucket/dir/x.png too
+    if parent:
+        tf.io.gfile.makedirs(parent)
     tf.io.write_file(path, tf.io.encode_png(np.asarray(image, dtype=np.uint8)))
 
 
