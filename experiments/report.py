@@ -141,17 +141,18 @@ def panel(draw, box, data, key, scale, title):
         draw.text((x0 + 4, a[1] - 6), f"{y:.{max(0, -math.floor(math.log10(ystep)))}f}", fill=(0, 0, 0))
     draw.rectangle([left, top, right, bottom], outline=(0, 0, 0))
     draw.text(((left + right) // 2 - 12, bottom + 16), "kimg", fill=(0, 0, 0))
+    curves = []
     for i, e in enumerate(data.values()):
-        color = COLORS[i % len(COLORS)]
         by_kimg = {}
         for c in e["curves"].values():
             for r in c:
                 by_kimg.setdefault(r["kimg"], []).append(r[key] * scale)
-        ks = sorted(by_kimg)
-        if len(e["curves"]) > 1:  # the seeds' range as a light band
-            band = [px(k, max(by_kimg[k])) for k in ks] + [px(k, min(by_kimg[k])) for k in reversed(ks)]
-            if len(band) >= 3:
-                draw.polygon(band, fill=tuple(int(v + (255 - v) * 0.75) for v in color))
+        curves.append((COLORS[i % len(COLORS)], by_kimg, sorted(by_kimg), len(e["curves"])))
+    for color, by_kimg, ks, seeds in curves:  # the seeds' ranges first, as light bands, so no line hides
+        band = [px(k, max(by_kimg[k])) for k in ks] + [px(k, min(by_kimg[k])) for k in reversed(ks)]
+        if seeds > 1 and len(band) >= 3:
+            draw.polygon(band, fill=tuple(int(v + (255 - v) * 0.8) for v in color))
+    for color, by_kimg, ks, seeds in curves:
         line = [px(k, sum(by_kimg[k]) / len(by_kimg[k])) for k in ks]
         if len(line) > 1:
             draw.line(line, fill=color, width=2)
