@@ -207,8 +207,10 @@ def report(root, out, grid_names, feature_net, at_kimg=None, notes=None):
         data = collect(grid, rows, feature_net)
         if not data:
             continue
-        for i, at in enumerate(at_kimg or [None]):
-            at_data = data if at is None else collect(grid, rows, feature_net, float(at))
+        points = set(grid["eval_kimg"]) | {float(grid["kimg"])}
+        ats = [float(a) for a in at_kimg or () if float(a) in points] or [None]  # only the grid's own points
+        for i, at in enumerate(ats):
+            at_data = data if at is None else collect(grid, rows, feature_net, at)
             lines += table(grid, at_data, heading=i == 0) + [""]
         if any(e["curves"] for e in data.values()):
             plot(os.path.join(out, f"{grid['name']}.png"), grid, data)
