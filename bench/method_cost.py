@@ -55,19 +55,9 @@ def parse_variants(text):
     return out
 
 
-def apply_overrides(config, overrides):
-    for dotted, value in overrides.items():
-        *path, key = dotted.split(".")
-        node = config
-        for part in path:
-            node = node[part]
-        node[key] = type(node[key])(value) if isinstance(node[key], float) else value
-    return config
-
-
 def main(argv):
     del argv
-    from keras_attngan.config import validate
+    from keras_attngan.config import apply_overrides, validate
     from keras_attngan.training.setup import build_trainer
 
     rows, timers = [], []

@@ -63,13 +63,12 @@ def run_config(grid, run):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = module.get_config()
-    for dotted, value in run.overrides:
-        node, *parts = [config] + dotted.split(".")
-        for part in parts[:-1]:
-            node = node[part]
-        if parts[-1] not in node:
-            raise common.GridError(f"grid {grid['name']}, run {run.label}: unknown config field {dotted!r}")
-        node[parts[-1]] = value
+    from keras_attngan.config import apply_overrides
+
+    try:
+        apply_overrides(config, run.overrides)
+    except ValueError as e:
+        raise common.GridError(f"grid {grid['name']}, run {run.label}: {e}") from None
     tick = float(grid["tick_kimg"])
     config.seed = run.seed
     config.train.update(tick_kimg=tick, ckpt_kimg=tick, sample_kimg=tick, keep_checkpoints=2, metrics="",

@@ -132,6 +132,21 @@ def paper_config(attn=False, contr=False, refattn=False, resolution=256):
     return c
 
 
+def apply_overrides(config, overrides):
+    """Sets dotted fields (``{"train.g_lr": 0.001}`` or (name, value) pairs) on ``config`` in place, as
+    ``--config.x.y=v`` flags do; an int given for a float field becomes a float. ValueError (one line) for a
+    field the config does not have. Returns ``config``."""
+    for dotted, value in dict(overrides).items():
+        *path, key = dotted.split(".")
+        node = config
+        for part in path:
+            node = node.get(part) if hasattr(node, "get") else None
+        if not hasattr(node, "keys") or key not in node:
+            raise ValueError(f"unknown config field {dotted!r}")
+        node[key] = type(node[key])(value) if isinstance(node[key], float) else value
+    return config
+
+
 def steps_per_tick(config):
     return max(1, int(round(config.train.tick_kimg * 1000 / config.train.batch_size)))
 
