@@ -209,14 +209,14 @@ def test_batch_not_divisible_by_all_replicas_names_the_workers(monkeypatch):
     class FakeStrategy:
         num_replicas_in_sync = 4
 
-    monkeypatch.setattr(cluster, "num_workers", lambda strategy: 2)
+    monkeypatch.setattr(st, "num_workers", lambda strategy: 2)
     with pytest.raises(ValueError, match=r"batch_size=6 must be divisible by the 4 replicas \(2 workers x 2\)"):
         st.check_batch(6, FakeStrategy(), 2)
 
 
 def test_tpu_on_tensorflow_without_tpu_support(monkeypatch):
     monkeypatch.setattr(st, "has_tpu_support", lambda: False)
-    with pytest.raises(ValueError, match="no TPU support .*install requirements-tpu.txt"):
+    with pytest.raises(ValueError, match="no TPU support .*install requirements-tpu.txt .*README 'Scaling out: GPUs, TPUs"):
         st.make_strategy("tpu", resolver_fn=lambda tpu: None)
     monkeypatch.setattr(st, "has_tpu_support", lambda: True)  # a TPU build on a machine without a TPU
     with pytest.raises(ValueError, match="no TPU was found: run on a Cloud TPU VM"):

@@ -17,6 +17,8 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
+from keras_attngan.training.files import WorkdirError, write_text_atomic
+
 CLUSTERS = ("tf_config", "slurm")
 JOBS = ("chief", "worker")  # the task types MultiWorkerMirroredStrategy trains with
 MARKER = ".multi_worker_check"
@@ -150,8 +152,6 @@ def check_shared_workdir(strategy, workdir):
     ``workdir``: the workdir must be the same shared directory (NFS, GCS) on all of them."""
     if not is_multi_worker(strategy):
         return
-    from keras_attngan.training.files import WorkdirError, write_text_atomic
-
     path = os.path.join(workdir, MARKER)
     chief = is_chief(strategy)
     token = random.SystemRandom().randrange(1, 1 << 40) if chief else 0

@@ -8,11 +8,14 @@ The global batch (``train.batch_size``) is split evenly across replicas; see ``G
 per-replica losses are scaled so that the update equals the single-device update.
 """
 
+import importlib.util
 import os
 
 import keras
 import tensorflow as tf
 from absl import logging
+
+from keras_attngan.training.cluster import multi_worker_strategy, num_workers
 
 STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -46,8 +49,6 @@ def tpu_resolver(tpu=""):
 def has_tpu_support():
     """Whether this TensorFlow can drive TPUs: the ``tensorflow-tpu`` wheel brings the ``libtpu`` runtime
     (and Cloud TPU VM images ship it); plain ``tensorflow`` (every 2.21 build) has none."""
-    import importlib.util
-
     return importlib.util.find_spec("libtpu") is not None or os.path.exists("/lib/libtpu.so")
 
 
@@ -58,8 +59,6 @@ def make_strategy(name="auto", tpu="", devices=None, resolver_fn=tpu_resolver, c
     ``cluster``/``timeout``: ``train.cluster``/``train.collective_timeout`` for ``multi_worker``."""
     check_strategy(name)
     if name == "multi_worker":
-        from keras_attngan.training.cluster import multi_worker_strategy
-
         return multi_worker_strategy(cluster, timeout)
     if name in ("auto", "tpu"):
         resolver = resolver_fn(tpu)
@@ -70,7 +69,7 @@ def make_strategy(name="auto", tpu="", devices=None, resolver_fn=tpu_resolver, c
         if name == "tpu" and not has_tpu_support():
             raise ValueError(f"train.strategy='tpu' but no TPU was found and this TensorFlow {tf.__version__} has "
                              "no TPU support (no libtpu): on a Cloud TPU VM install requirements-tpu.txt (tensorflow-tpu 2.19.1, "
-                             "README 'TPUs')")
+                             "README 'Scaling out: GPUs, TPUs, XLA, mixed precision')")
         if name == "tpu":
             raise ValueError("train.strategy='tpu' but no TPU was found: run on a Cloud TPU VM or set "
                              "train.tpu to the TPU's name or grpc:// address")
@@ -131,8 +130,6 @@ class precision_policy:
 def check_batch(batch_size, strategy, mbstd_group):
     """The global batch must split evenly across replicas (and each replica's batch into
     minibatch-stddev groups)."""
-    from keras_attngan.training.cluster import num_workers
-
     n, workers = strategy.num_replicas_in_sync, num_workers(strategy)
     if batch_size % n:
         across = f" ({workers} workers x {n // workers})" if workers > 1 else ""
