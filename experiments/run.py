@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from experiments import common  # noqa: E402
+from experiments import common, evaluation  # noqa: E402
 from keras_attngan.cli import fail, parse_flags, quiet_python_logs, quiet_tensorflow  # noqa: E402
 
 _GRID = flags.DEFINE_string("grid", None, "Grid name (experiments/grids/<name>.py) or a .py file defining GRID.")
@@ -39,9 +39,6 @@ _FEATURE_NET = flags.DEFINE_enum("feature_net", "inception", ["inception", "thum
                                  "inception: the FID network; thumbnail: a cheap stand-in for smoke tests.")
 _WORKER = flags.DEFINE_string("worker", None, "(internal) train and evaluate this one run id in this process.")
 _NICE = flags.DEFINE_integer("nice", 0, "Niceness of the run subprocesses (19: only idle CPU).")
-
-THUMBNAIL_ID = "thumbnail-8x8-proj64"
-
 
 def eval_points(grid, cap=None):
     budget = float(grid["kimg"]) if cap is None else min(float(grid["kimg"]), float(cap))
@@ -76,45 +73,6 @@ def run_config(grid, run):
     return config
 
 
-def thumbnail_features(images):
-    """The stand-in feature network: a fixed random projection of 8x8 grayscale thumbnails (64-d)."""
-    import numpy as np
-    import tensorflow as tf
-
-    x = tf.image.resize(tf.cast(images, tf.float32), [8, 8])
-    x = tf.reduce_mean(x, axis=-1)
-    x = tf.reshape(x, [tf.shape(x)[0], 64]) / 255.0
-    w = tf.constant(np.random.RandomState(0).randn(64, 64).astype(np.float32))
-    return tf.matmul(x, w)
-
-
-def evaluate(grid, config, trainer, cache_dir, feature_net):
-    """FID, KID, precision and recall of the EMA generator from one pass of the fakes through the network."""
-    import numpy as np
-
-    from keras_attngan.metrics import metric_math
-    from keras_attngan.metrics.evaluate import Evaluator
-    from keras_attngan.metrics.stats import FeatureStats, frechet_distance
-
-    m = grid["metrics"]
-    eval_config = config.copy_and_resolve_references()
-    eval_config.data.update(source=m["reference"], subset=0)  # the reference set, not the run's subset
-    kwargs = {}
-    if feature_net == "thumbnail":
-        kwargs = dict(feature_net=thumbnail_features, feature_net_id=THUMBNAIL_ID)
-    ev = Evaluator(eval_config, trainer.g_ema, trainer.discriminator, cache_dir=cache_dir, **kwargs)
-    features = ev._inception  # the Evaluator's batched feature pass (under its strategy)
-    real = ev.real_stats(int(m["num_reals"]), features, ev.feature_net_id, capture_all=True)
-    fake = FeatureStats(capture_all=True)
-    for batch in ev.fake_batches(int(m["num_fakes"])):
-        fake.append(np.asarray(features(batch)))
-    n = int(m["num_fakes"])
-    precision, recall = metric_math.precision_recall(real.get_all()[:n], fake, k=3)
-    return {"fid": float(frechet_distance(real.mean, real.cov, fake.mean, fake.cov)),
-            "kid": float(metric_math.kid(real, fake, num_subsets=100, subset_size=min(1000, n))),
-            "precision": float(precision), "recall": float(recall)}
-
-
 def work(grid, run, root, cap, feature_net):
     """Trains run ``run`` to each evaluation point not yet evaluated and evaluates it there."""
     from keras_attngan.training.checkpoint import DivergenceError
@@ -145,7 +103,8 @@ def work(grid, run, root, cap, feature_net):
         step = int(trainer.step.numpy())
         kimg = round(step * config.train.batch_size / 1000, 6)
         t1 = time.time()
-        metrics = evaluate(grid, config, trainer, os.path.join(root, "metric_cache"), feature_net)
+        metrics = evaluation.evaluate(grid["metrics"], config, trainer.g_ema, trainer.discriminator,
+                                      os.path.join(root, "metric_cache"), feature_net)
         row = {**base, "kimg": kimg, "target_kimg": point, "step": step, **metrics,
                "eval_seconds": round(time.time() - t1, 1),
                "train_seconds": round(state["train_seconds"], 1), "img_per_s": tick_rate(workdir),

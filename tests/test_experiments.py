@@ -158,3 +158,41 @@ def test_a_run_another_sitting_holds_is_skipped(tiny):
     assert not os.path.exists(os.path.join(root, "runs")) and not common.read_results(root)
     for f in held:
         f.close()
+
+
+def test_clock_evaluates_the_checkpoint_of_each_mark(tmp_path):
+    """experiments/clock.py: README command 1 on a tiny config, Ctrl-C at the last mark, the newest checkpoint
+    written by each mark evaluated (none by a mark before the first checkpoint), rerun = evaluation only."""
+    from experiments import clock
+
+    assert clock.at_marks([(5.0, "a"), (9.0, "b"), (20.0, "c")], [1.0, 9.0, 19.9, 99.0]) == \
+        [None, (9.0, "b"), (9.0, "b"), (20.0, "c")]
+    grid = tmp_path / "tiny.py"
+    grid.write_text(TINY)
+    config = tmp_path / "tiny_config.py"
+    config.write_text(
+        "from keras_attngan.config import apply_overrides\n"
+        "from configs.demo import get_config as demo\n\n\n"
+        "def get_config():\n"
+        "    c = demo()\n"
+        "    apply_overrides(c, {**%r, 'train.total_kimg': 1000.0, 'train.tick_kimg': 0.064, "
+        "'train.ckpt_kimg': 0.064, 'train.sample_kimg': 0.064})\n"
+        "    return c\n" % (common.load_grid(str(grid))["overrides"],))
+    root = tmp_path / "root"
+    args = (f"--config={config}", f"--root={root}", "--label=tiny", "--minutes=0.02,1.0", f"--metrics_of={grid}",
+            "--feature_net=thumbnail")
+    r = cli("clock.py", *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "no checkpoint by 0.02 min" in r.stdout
+    rows = [json.loads(line) for line in open(root / "clock.jsonl")]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["minutes"] == 1.0 and row["checkpoint_minutes"] <= 1.0 and not row["finished_before_mark"]
+    assert row["kimg"] > 0 and row["step"] % 8 == 0 and math.isfinite(row["fid"]) and row["num_fakes"] == 200
+    log = open(root / "clock" / "tiny.log").read()
+    assert "interrupt" in log.lower()  # stopped with Ctrl-C at the mark, not finished
+    r = cli("clock.py", *args)
+    assert r.returncode == 0 and "evaluating only" in r.stdout
+    assert len(open(root / "clock.jsonl").read().splitlines()) == 2
+    r = cli("clock.py", f"--root={root}", "--minutes=0")
+    assert r.returncode == 2 and "--minutes must be positive" in r.stderr
