@@ -21,10 +21,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from keras_attngan.cli import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # the config file imports TensorFlow: hide its start-up banner
+
 from absl import app, flags  # noqa: E402
 
 from experiments import common  # noqa: E402
-from keras_attngan.cli import fail, parse_flags, quiet_python_logs, quiet_tensorflow  # noqa: E402
+from keras_attngan.cli import fail, parse_flags, quiet_python_logs  # noqa: E402
 
 _CONFIG = flags.DEFINE_string("config", "configs/demo.py", "Config file, as README command 1 passes it.")
 _ROOT = flags.DEFINE_string("root", None, "Directory for the run (<root>/clock/<label>), the metric cache and "
@@ -124,7 +128,6 @@ def load_tick(config_path):
 
 
 def evaluate_marks(label, workdir, root, metrics, marks, found):
-    quiet_tensorflow()
     from experiments import evaluation
     from keras_attngan.training.files import append_jsonl
     from keras_attngan.training.restore import restore_run

@@ -21,6 +21,8 @@ GRID = dict(
         {"label": "r1_0.01", "overrides": _knobs(train__r1_gamma=0.01)},
         {"label": "r1_0.01_map2", "overrides": _knobs(train__r1_gamma=0.01, model__mapping_layers=2)},
         {"label": "r1_0.01_batch16", "overrides": _knobs(train__r1_gamma=0.01, train__batch_size=16)},
+        {"label": "r1_0.01_batch8", "overrides": _knobs(train__r1_gamma=0.01, train__batch_size=8)},
+        {"label": "batch16", "overrides": _knobs(train__batch_size=16)},
         {"label": "r1_0.01_lr0.005", "overrides": _knobs(train__r1_gamma=0.01, train__g_lr=0.005,
                                                           train__d_lr=0.005)},
     ],
