@@ -66,12 +66,19 @@ def train_on_the_clock(config_path, workdir, seconds, tick_kimg):
            f"--config.train.ckpt_kimg={tick_kimg}", "--config.train.keep_checkpoints=100000"]
     start = time.time()
     log = open(os.path.join(os.path.dirname(workdir), os.path.basename(workdir) + ".log"), "w")
-    proc = subprocess.Popen(cmd, cwd=common.ROOT, stdout=log, stderr=subprocess.STDOUT)
+    # SIGINT back to its default in the child: a job started in the background inherits it ignored, and then
+    # Python installs no KeyboardInterrupt handler and the Ctrl-C below would be lost.
+    proc = subprocess.Popen(cmd, cwd=common.ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     while proc.poll() is None and time.time() - start < seconds:
         time.sleep(1.0)
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)  # train_main saves a checkpoint and stops
-        proc.wait(timeout=600)
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise RuntimeError(f"train_main.py did not stop within 300 s of Ctrl-C: killed; see {log.name}") from None
     log.close()
     if proc.returncode not in (0, 130, -signal.SIGINT):
         raise RuntimeError(f"train_main.py exited {proc.returncode}: see {log.name}")

@@ -65,6 +65,11 @@ def load_grid(name_or_path):
     labels = [r.get("label") for r in grid["runs"]]
     if None in labels or len(set(labels)) != len(labels):
         raise GridError(f"{path}: every run needs a unique label, got {labels}")
+    for c in grid.setdefault("compare", []):
+        if not isinstance(c, dict) or not {"name", "baseline", "method"} <= set(c) or \
+                not {c["baseline"], c["method"]} <= set(labels):
+            raise GridError(f"{path}: each compare entry needs name, baseline and method, two of the labels {labels}; "
+                            f"got {c!r}")
     for k in grid["eval_kimg"] + [float(grid["kimg"])]:
         if abs(k / grid["tick_kimg"] - round(k / grid["tick_kimg"])) > 1e-6:
             raise GridError(f"{path}: evaluation point {k} kimg is not a multiple of tick_kimg {grid['tick_kimg']}")

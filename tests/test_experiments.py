@@ -27,6 +27,7 @@ GRID = dict(
     runs=[{"label": "ns"}, {"label": "hinge", "overrides": {"loss.name": "hinge"}}],
     seeds=[0], kimg=0.128, eval_kimg=[0.064], tick_kimg=0.064,
     metrics={"num_fakes": 200, "num_reals": 200, "reference": "embedded"},
+    compare=[{"name": "tiny: ns → hinge", "baseline": "ns", "method": "hinge", "paper": "P"}],
 )
 """
 FIELDS = ("grid", "label", "seed", "run", "kimg", "step", "fid", "kid", "precision", "recall", "train_seconds",
@@ -55,6 +56,13 @@ def test_bad_flags_and_grids_are_one_line(tiny):
         assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and needle in r.stderr, (args, r.stderr)
     r = cli("report.py", f"--root={root}")
     assert r.returncode == 2 and "results.jsonl not found" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+def test_a_compare_entry_must_name_two_labels(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text(TINY.replace('"method": "hinge"', '"method": "wgan"'))
+    with pytest.raises(common.GridError, match=r"compare entry needs name, baseline and method, two of the labels"):
+        common.load_grid(str(path))
 
 
 def test_every_grid_loads_and_shares_its_baselines():
@@ -134,6 +142,12 @@ def test_grid_runs_resumes_after_kill_skips_finished_and_reports(tiny):
     assert "| config | seeds | kimg | FID |" in md
     for label in ("ns", "hinge"):
         assert f"| {label} | 0 | 0.128 |" in md, md
+    # The compare pair at each point, with the paired difference computed here from the result lines.
+    fid = {(r["label"], r["target_kimg"]): r["fid"] for r in common.read_results(root)}
+    for i, k in enumerate((0.064, 0.128)):
+        a, b = fid[("ns", k)], fid[("hinge", k)]
+        row = (f"| {'tiny: ns → hinge' if i == 0 else ''} | {'P' if i == 0 else ''} | {k:g} | 0 | {a:.1f} → {b:.1f} |")
+        assert row in md and f"| {b - a:.1f} |" in md, (row, md)
     from PIL import Image
     with Image.open(os.path.join(out, "tiny.png")) as img:
         assert img.format == "PNG" and img.size[0] == 900

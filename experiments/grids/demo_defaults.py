@@ -26,4 +26,6 @@ GRID = dict(
         {"label": "r1_0.01_lr0.005", "overrides": _knobs(train__r1_gamma=0.01, train__g_lr=0.005,
                                                           train__d_lr=0.005)},
     ],
+    compare=[{"name": "demo defaults: old → batch 8 + R1 gamma 0.01", "baseline": "old_defaults",
+              "method": "r1_0.01_batch8", "paper": "- (not in the paper)"}],
 )

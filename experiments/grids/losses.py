@@ -12,4 +12,7 @@ GRID = dict(
         {"label": "hinge", "overrides": {"loss.name": "hinge"}},
         {"label": "dual_contrastive", "overrides": DUAL, "seeds": HEADLINE_SEEDS},
     ],
+    compare=[{"name": "Table 1: ns → dual contrastive", "baseline": "ns", "method": "dual_contrastive",
+              "paper": "FFHQ 4.86 → 3.98, Bedroom 4.01 → 3.86, "
+                       "Church 4.54 → 3.73, Horse 3.91 → 3.70, CLEVR 9.62 → 6.06"}],
 )
