@@ -111,7 +111,7 @@ def main(argv):
                              "pass another --label")
         else:
             os.makedirs(os.path.dirname(workdir), exist_ok=True)
-            tick = load_tick(_CONFIG.value)
+            tick = common.load_config(_CONFIG.value).train.tick_kimg
             print(f"{label}: training {_CONFIG.value} for up to {marks[-1]:g} min, log {workdir}.log", flush=True)
             start = train_on_the_clock(_CONFIG.value, workdir, marks[-1] * 60, tick)
             with open(state_path, "w") as f:
@@ -123,15 +123,6 @@ def main(argv):
     except (ValueError, OSError, RuntimeError) as e:
         return fail(e)
     return 0
-
-
-def load_tick(config_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("clock_config", os.path.join(common.ROOT, config_path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config().train.tick_kimg
 
 
 def evaluate_marks(label, workdir, root, metrics, marks, found):

@@ -76,6 +76,15 @@ def load_grid(name_or_path):
     return grid
 
 
+def load_config(path):
+    """``get_config()`` of a config file (a path relative to the repository or absolute); importing it is
+    what brings in TensorFlow, so only the processes that train or evaluate call this."""
+    spec = importlib.util.spec_from_file_location("base_config", os.path.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()
+
+
 def run_id(base, overrides, seed):
     blob = json.dumps({"base": base, "overrides": [list(kv) for kv in overrides]}, sort_keys=True)
     return f"{hashlib.sha1(blob.encode()).hexdigest()[:10]}-s{int(seed)}"

@@ -53,13 +53,7 @@ def selected_runs(grid):
 # ------------------------------------------------------------------------------------------- one run
 def run_config(grid, run):
     """The base config file with the grid's and run's overrides, the seed and the harness's intervals."""
-    import importlib.util
-
-    path = os.path.join(common.ROOT, grid["base"])
-    spec = importlib.util.spec_from_file_location("base_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
+    config = common.load_config(grid["base"])
     from keras_attngan.config import apply_overrides
 
     try:
