@@ -66,10 +66,9 @@ def train_on_the_clock(config_path, workdir, seconds, tick_kimg):
            f"--config.train.ckpt_kimg={tick_kimg}", "--config.train.keep_checkpoints=100000"]
     start = time.time()
     log = open(os.path.join(os.path.dirname(workdir), os.path.basename(workdir) + ".log"), "w")
-    # SIGINT back to its default in the child: a job started in the background inherits it ignored, and then
-    # Python installs no KeyboardInterrupt handler and the Ctrl-C below would be lost.
+    # The child gets a working Ctrl-C, and a Ctrl-C of its own if this process dies (it saves and stops).
     proc = subprocess.Popen(cmd, cwd=common.ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=common.child_preexec())
     while proc.poll() is None and time.time() - start < seconds:
         time.sleep(1.0)
     if proc.poll() is None:

@@ -1,11 +1,14 @@
 """What run.py and report.py share: grids, their runs, and the results file. No TensorFlow here, so the
 report and the grid bookkeeping start in a blink."""
 
+import ctypes
 import dataclasses
 import hashlib
 import importlib.util
 import json
 import os
+import signal
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRIDS_DIR = os.path.join(ROOT, "experiments", "grids")
@@ -83,6 +86,17 @@ def load_config(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.get_config()
+
+
+def child_preexec(death_signal=signal.SIGINT):
+    """A ``preexec_fn`` for the harness's training children: SIGINT back to its default (a job started in the
+    background inherits it ignored; then Python installs no KeyboardInterrupt handler and a Ctrl-C would be lost),
+    and on Linux ``death_signal`` when the harness dies, so a killed harness leaves no orphan training on."""
+    def preexec():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(death_signal))  # 1 = PR_SET_PDEATHSIG
+    return preexec
 
 
 def run_id(base, overrides, seed):

@@ -219,12 +219,14 @@ def best_samples(root, out, grid, data):
     samples = os.path.join(root, "runs", r["run"], "samples")
     names = sorted(n for n in os.listdir(samples) if n.startswith("fakes")) if os.path.isdir(samples) else []
     want = [n for n in names if float(n[5:-4]) <= r["kimg"] + 1e-9]
-    if not want:
-        return None
+    what = f"Best run of `{grid['name']}`: {label}, seed {r['seed']}, FID {fid:.1f} at {r['kimg']:g} kimg"
     dst = os.path.join(out, f"{grid['name']}_best.png")
+    if not want:  # results carried over from another machine: the run directory is not here
+        return None if not os.path.exists(dst) else \
+            f"{what}; its samples are not under {root}/runs (the run directory is not on this machine), so " \
+            f"`{os.path.basename(dst)}` was left as an earlier report wrote it."
     shutil.copyfile(os.path.join(samples, want[-1]), dst)
-    return f"Best run of `{grid['name']}`: {label}, seed {r['seed']}, FID {fid:.1f} at {r['kimg']:g} kimg " \
-           f"(`{os.path.basename(dst)}`, EMA generator, fixed latents)."
+    return f"{what} (`{os.path.basename(dst)}`, EMA generator, fixed latents)."
 
 
 def report(root, out, grid_names, feature_net, at_kimg=None, notes=None):

@@ -157,7 +157,9 @@ def run_grid(grid, root):
             cmd = ["nice", "-n", str(_NICE.value)] + cmd
         t0 = time.time()
         with open(os.path.join(root, "logs", f"{run.id}.log"), "a") as log:
-            rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=common.ROOT)
+            # The worker checkpoints and stops if this sitting dies (the run resumes next sitting).
+            rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=common.ROOT,
+                                 preexec_fn=common.child_preexec())
         rows = common.rows_of(common.read_results(root), run.id, sig)
         summary = ", ".join(f"{r['kimg']:g} kimg fid {r['fid']:.2f}" for r in rows if "fid" in r)
         print(f"[{i}/{len(runs)}] {run.label} seed {run.seed}: exit {rc} after {time.time() - t0:.0f} s; {summary}",

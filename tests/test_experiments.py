@@ -156,6 +156,38 @@ def test_grid_runs_resumes_after_kill_skips_finished_and_reports(tiny):
     assert os.path.exists(os.path.join(out, "tiny_best.png"))
     assert os.path.exists(os.path.join(out, "results.jsonl"))
 
+    # Results carried to a machine without the run directories: the table is rebuilt, and the best run's
+    # earlier sample grid is kept and said to be kept.
+    os.rename(os.path.join(root, "runs"), os.path.join(root, "runs_elsewhere"))
+    before = open(os.path.join(out, "tiny_best.png"), "rb").read()
+    r = cli("report.py", f"--root={root}", f"--out={out}", f"--grids={grid_path}", "--feature_net=thumbnail")
+    assert r.returncode == 0, r.stderr
+    md = open(os.path.join(out, "results.md")).read()
+    assert "not on this machine" in md and "was left as an earlier report wrote it" in md, md
+    assert open(os.path.join(out, "tiny_best.png"), "rb").read() == before
+
+
+def test_a_killed_harness_interrupts_its_training_child(tmp_path):
+    """common.child_preexec: the child gets SIGINT (Ctrl-C: train saves and stops) when the harness dies."""
+    flag = tmp_path / "child"
+    child = ("import signal, sys, time\n"
+             "signal.signal(signal.SIGTERM, lambda *a: None)\n"
+             "try:\n    print('ready', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
+             f"    open({str(flag)!r}, 'w').write('interrupted')\n")
+    parent = (f"import subprocess, sys, time\nsys.path.insert(0, {ROOT!r})\nfrom experiments import common\n"
+              f"subprocess.Popen([sys.executable, '-c', {child!r}], preexec_fn=common.child_preexec())\n"
+              "print('started', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert sorted(proc.stdout.readline().strip() for _ in range(2)) == ["ready", "started"]  # child in its sleep
+    proc.kill()  # SIGKILL: the harness gets no chance to clean up
+    proc.wait()
+    for _ in range(100):
+        if flag.exists():
+            break
+        time.sleep(0.1)
+    assert flag.exists() and flag.read_text() == "interrupted"
+
 
 def test_a_run_another_sitting_holds_is_skipped(tiny):
     import fcntl
