@@ -193,9 +193,10 @@ def main(argv):
         from keras_attngan.data import DataError
         from keras_attngan.training.checkpoint import CheckpointError, DivergenceError
         from keras_attngan.training.files import WorkdirError
+        from keras_attngan.training.loop import Interrupted
         try:
             work(grid, run, root, _KIMG.value, _FEATURE_NET.value)
-        except (DataError, CheckpointError, DivergenceError, WorkdirError, FileNotFoundError) as e:
+        except (DataError, CheckpointError, DivergenceError, WorkdirError, FileNotFoundError, Interrupted) as e:
             return fail(e)
     except (common.GridError, ValueError, OSError) as e:
         return fail(e)
