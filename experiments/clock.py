@@ -41,13 +41,17 @@ _FEATURE_NET = flags.DEFINE_enum("feature_net", "inception", ["inception", "thum
                                  "inception: the FID network; thumbnail: a cheap stand-in for smoke tests.")
 
 
-def checkpoint_times(workdir, start):
-    """[(seconds since start, checkpoint path)] of the run's checkpoints, oldest first (from their mtimes)."""
+def checkpoint_times(workdir, start, interrupted=None):
+    """[(seconds since start, checkpoint path)] of the run's checkpoints, oldest first (from their mtimes).
+    The checkpoint saved on the Ctrl-C at ``interrupted`` seconds holds the state of that moment (training
+    stopped there; writing it took a few seconds more), so it counts as written then."""
     ckpt_dir = os.path.join(workdir, "checkpoints")
     names = [f[:-len(".index")] for f in os.listdir(ckpt_dir) if f.endswith(".index")] if os.path.isdir(ckpt_dir) \
         else []
     found = [(os.path.getmtime(os.path.join(ckpt_dir, n + ".index")) - start, os.path.join(ckpt_dir, n))
              for n in names]
+    if interrupted is not None:
+        found = [(min(t, interrupted), path) for t, path in found]
     return sorted(found)
 
 
@@ -61,7 +65,8 @@ def at_marks(found, marks):
 
 
 def train_on_the_clock(config_path, workdir, seconds, tick_kimg):
-    """Runs README command 1 until it ends or ``seconds`` pass (then Ctrl-C); returns the start time."""
+    """Runs README command 1 until it ends or ``seconds`` pass (then Ctrl-C); returns the start time and the
+    second (since the start) of the Ctrl-C, None when the run finished before."""
     cmd = [sys.executable, "train_main.py", f"--config={config_path}", f"--workdir={workdir}",
            f"--config.train.ckpt_kimg={tick_kimg}", "--config.train.keep_checkpoints=100000"]
     start = time.time()
@@ -71,7 +76,9 @@ def train_on_the_clock(config_path, workdir, seconds, tick_kimg):
                             preexec_fn=common.child_preexec())
     while proc.poll() is None and time.time() - start < seconds:
         time.sleep(1.0)
+    interrupted = None
     if proc.poll() is None:
+        interrupted = seconds  # the mark (the poll above sends the Ctrl-C within a second of it)
         proc.send_signal(signal.SIGINT)  # train_main saves a checkpoint and stops
         try:
             proc.wait(timeout=300)
@@ -81,7 +88,7 @@ def train_on_the_clock(config_path, workdir, seconds, tick_kimg):
     log.close()
     if proc.returncode not in (0, 130, -signal.SIGINT):
         raise RuntimeError(f"train_main.py exited {proc.returncode}: see {log.name}")
-    return start
+    return start, interrupted
 
 
 def main(argv):
@@ -103,8 +110,8 @@ def main(argv):
         state_path = workdir + ".json"
         if os.path.exists(state_path):
             with open(state_path) as f:
-                start = json.load(f)["start"]
-            print(f"{label}: trained before (start {time.ctime(start)}); evaluating only", flush=True)
+                state = json.load(f)
+            print(f"{label}: trained before (start {time.ctime(state['start'])}); evaluating only", flush=True)
         elif os.path.exists(workdir):
             raise ValueError(f"{workdir} exists without {state_path} (an interrupted measurement): delete it or "
                              "pass another --label")
@@ -112,10 +119,11 @@ def main(argv):
             os.makedirs(os.path.dirname(workdir), exist_ok=True)
             tick = common.load_config(_CONFIG.value).train.tick_kimg
             print(f"{label}: training {_CONFIG.value} for up to {marks[-1]:g} min, log {workdir}.log", flush=True)
-            start = train_on_the_clock(_CONFIG.value, workdir, marks[-1] * 60, tick)
+            start, interrupted = train_on_the_clock(_CONFIG.value, workdir, marks[-1] * 60, tick)
+            state = {"start": start, "config": _CONFIG.value, "interrupted_s": interrupted}
             with open(state_path, "w") as f:
-                json.dump({"start": start, "config": _CONFIG.value}, f)
-        found = checkpoint_times(workdir, start)
+                json.dump(state, f)
+        found = checkpoint_times(workdir, state["start"], state.get("interrupted_s"))
         if not found:
             raise ValueError(f"{workdir} has no checkpoint: see {workdir}.log")
         evaluate_marks(label, workdir, root, metrics, marks, found)

@@ -234,9 +234,10 @@ def test_clock_evaluates_the_checkpoint_of_each_mark(tmp_path):
     assert len(rows) == 1
     row = rows[0]
     assert row["minutes"] == 1.0 and row["checkpoint_minutes"] <= 1.0 and not row["finished_before_mark"]
-    assert row["kimg"] > 0 and row["step"] % 8 == 0 and math.isfinite(row["fid"]) and row["num_fakes"] == 200
+    assert row["kimg"] > 0 and math.isfinite(row["fid"]) and row["num_fakes"] == 200
     log = open(root / "clock" / "tiny.log").read()
-    assert "interrupt" in log.lower()  # stopped with Ctrl-C at the mark, not finished
+    # Stopped with Ctrl-C at the mark, not finished; the checkpoint saved then is the one evaluated for it.
+    assert f"interrupted at step {row['step']}: saved" in log and row["checkpoint_minutes"] > 0.9, (row, log[-500:])
     r = cli("clock.py", *args)
     assert r.returncode == 0 and "evaluating only" in r.stdout
     assert len(open(root / "clock.jsonl").read().splitlines()) == 2
