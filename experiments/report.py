@@ -32,7 +32,9 @@ _FEATURE_NET = flags.DEFINE_enum("feature_net", "inception", ["inception", "thum
                                  "Which evaluations to report (run.py's --feature_net).")
 
 COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-          (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+          (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+          # beyond matplotlib's tab10 (seed_methods has 12 configurations): dark, distinct from the above
+          (0, 0, 0), (128, 0, 0), (0, 0, 128), (0, 128, 128), (128, 128, 0), (255, 215, 0)]
 
 
 def mean_std(values):
