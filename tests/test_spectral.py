@@ -67,10 +67,11 @@ def test_sigma_matches_numpy(make):
     np.testing.assert_allclose(layer.sn_u.numpy(), u2, rtol=1e-5, atol=1e-7)
 
 
-def test_modulated_affine_is_normalized_too():
+def test_modulated_affine_stays_equalized():
+    # SN would cap the spread of the styles over w: the SAGAN recipe mode-collapsed that way (Generator).
     layer = modconv()
-    assert layer.affine.weight_norm == "spectral"
-    assert {id(l) for l in spectral_layers(layer)} == {id(layer), id(layer.affine)}
+    assert layer.affine.weight_norm == "equalized"
+    assert [id(l) for l in spectral_layers(layer)] == [id(layer)]
 
 
 def test_forward_is_pure_and_u_not_trainable():
@@ -195,8 +196,9 @@ def test_spectral_networks_forward_update_and_round_trip():
     logits = D(img)
     assert img.shape == (4, 8, 8, 1) and logits.shape == (4, 1)
     assert np.isfinite(img.numpy()).all() and np.isfinite(logits.numpy()).all()
-    # mapping 2 FCs; b4: conv1 + torgb, b8: conv0, conv1, torgb, each with its affine -> 2 + 2 * 5
-    assert spectral_update(G) == 12
+    # b4: conv1 + torgb, b8: conv0, conv1, torgb; the style path (mapping FCs, affines) stays equalized
+    assert spectral_update(G) == 5
+    assert not spectral_layers(G.mapping)
     # fromrgb, b8 (conv0, conv1, skip), conv, fc, out
     assert spectral_update(D) == 7
     for net, cls in ((G, Generator), (D, Discriminator)):

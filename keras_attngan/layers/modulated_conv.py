@@ -21,9 +21,10 @@ class ModulatedConv2D(KernelWeightNorm, keras.layers.Layer):
     to the per-sample fused (grouped) convolution; ``bench/modconv_forms.py`` measured both on TF 2.21
     and this form was the faster one (see the README benchmark section).
 
-    ``weight_norm="spectral"`` spectrally normalizes the base weight and the affine (Miyato et al. 2018,
-    ``keras_attngan.layers.spectral``). Demodulation divides out any scale of the base weight, so on a
-    demodulated layer SN changes the forward only through the affine; it matters for ToRGB (no demod).
+    ``weight_norm="spectral"`` spectrally normalizes the base weight (Miyato et al. 2018,
+    ``keras_attngan.layers.spectral``); the affine stays equalized, because SN would cap the spread of
+    the styles over w (``keras_attngan.networks.Generator``). Demodulation divides out any scale of the
+    base weight, so SN changes the forward only of ToRGB (no demodulation).
     """
 
     def __init__(self, filters, kernel_size=3, demodulate=True, up=False, activation="lrelu",
@@ -39,7 +40,7 @@ class ModulatedConv2D(KernelWeightNorm, keras.layers.Layer):
 
     def build(self, x_shape, w_shape=None):
         in_ch = int(x_shape[-1])
-        self.affine = EqualizedDense(in_ch, bias_init=1.0, weight_norm=self.weight_norm, name="affine")
+        self.affine = EqualizedDense(in_ch, bias_init=1.0, name="affine")
         self.affine.build(w_shape if w_shape is not None else (None, None))
         self.add_kernel((self.kernel_size, self.kernel_size, in_ch, self.filters))
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")

@@ -4,7 +4,6 @@ import keras
 import tensorflow as tf
 
 from keras_attngan.layers import EqualizedDense
-from keras_attngan.layers.spectral import check_weight_norm
 
 
 def normalize_2nd_moment(x, eps=1e-8):
@@ -16,17 +15,14 @@ class MappingNetwork(keras.layers.Layer):
 
     ``w_avg`` is a non-trainable running mean of w (decay ``w_avg_beta``), updated by the training step
     through :meth:`update_w_avg`, and used by :meth:`truncate` (the truncation trick).
-    ``weight_norm``: "equalized" or "spectral" for the FC layers (``keras_attngan.layers.spectral``).
+    Always equalized, also in a spectrally normalized G: see :class:`~keras_attngan.networks.Generator`.
     """
 
-    def __init__(self, z_dim=512, w_dim=512, num_layers=8, lr_mul=0.01, w_avg_beta=0.995,
-                 weight_norm="equalized", **kwargs):
+    def __init__(self, z_dim=512, w_dim=512, num_layers=8, lr_mul=0.01, w_avg_beta=0.995, **kwargs):
         super().__init__(**kwargs)
         self.z_dim, self.w_dim, self.num_layers = int(z_dim), int(w_dim), int(num_layers)
         self.lr_mul, self.w_avg_beta = float(lr_mul), float(w_avg_beta)
-        self.weight_norm = check_weight_norm(weight_norm)
-        self.fcs = [EqualizedDense(self.w_dim, activation="lrelu", lr_mul=self.lr_mul,
-                                   weight_norm=self.weight_norm, name=f"fc{i}")
+        self.fcs = [EqualizedDense(self.w_dim, activation="lrelu", lr_mul=self.lr_mul, name=f"fc{i}")
                     for i in range(self.num_layers)]
 
     def build(self, input_shape=None):
@@ -65,5 +61,4 @@ class MappingNetwork(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "z_dim": self.z_dim, "w_dim": self.w_dim,
-                "num_layers": self.num_layers, "lr_mul": self.lr_mul, "w_avg_beta": self.w_avg_beta,
-                "weight_norm": self.weight_norm}
+                "num_layers": self.num_layers, "lr_mul": self.lr_mul, "w_avg_beta": self.w_avg_beta}

@@ -30,8 +30,9 @@ class SynthesisBlock(keras.layers.Layer):
     truncation indices do not change), and it gets no noise, bias or activation of its own: its output is
     the residual attention output of Eq. 7.
 
-    ``weight_norm`` ("equalized" | "spectral") applies to the modulated convolutions and ToRGB (base
-    weights and affines); the learned constant and an attention module keep their own weights.
+    ``weight_norm`` ("equalized" | "spectral") applies to the base weights of the modulated convolutions
+    and ToRGB (their style affines stay equalized, see ``Generator``); the learned constant and an
+    attention module keep their own weights.
     """
 
     def __init__(self, resolution, in_channels, out_channels, img_channels, w_dim, attention=None,
