@@ -9,8 +9,9 @@ def sagan(c, attention_resolution=None):
     """SAGAN (Zhang et al. 2019, seed 002) on this project's StyleGAN2 backbone: hinge loss (Eq. 4),
     spectral normalization in G and D (Sec. 4; G's style path stays equalized, see ``Generator``), TTUR
     (G lr 1e-4, D lr 4e-4) with Adam betas (0, 0.9) (Sec. 5), SAGAN self-attention in G and D at 32x32
-    (16x16 for 32 px images); no R1, no path-length regularization, no style mixing (none is in SAGAN). The backbone stays StyleGAN2's (mapping network,
-    modulated convolutions, skip G, residual D) instead of SAGAN's ResNet: README "SAGAN recipe"."""
+    (16x16 for 32 px images); no R1, no path-length regularization, no style mixing (none is in SAGAN).
+    The backbone stays StyleGAN2's (mapping network, modulated convolutions, skip G, residual D) instead
+    of SAGAN's ResNet: README "SAGAN recipe"."""
     res = attention_resolution or (16 if c.model.resolution <= 32 else 32)
     c.loss.update(name="hinge", warmup_kimg=0.0)
     c.model.update(g_weight_norm="spectral", d_weight_norm="spectral", style_mixing_prob=0.0)
