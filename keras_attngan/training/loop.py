@@ -4,13 +4,11 @@
 ``logs/`` (TensorBoard) and ``stats.jsonl`` (one line per tick).
 """
 
-import contextlib
 import json
 import math
 import os
 import signal
 import sys
-import threading
 
 import keras
 import numpy as np
@@ -184,10 +182,8 @@ def train(config, workdir, verbose=None, checkpoint=None):
         dataset = make_dataset(config, seed=config.seed + initial_epoch + 100003 * retries,
                                references=trainer.discriminator.uses_reference)
         try:
-            with _interrupt_at_step_end() as stop_check:
-                trainer.fit(dataset, epochs=total_ticks, steps_per_epoch=spt, initial_epoch=initial_epoch,
-                            shuffle=False, callbacks=callbacks + stop_check,
-                            verbose=verbose_mode(verbose) if chief else 0)
+            trainer.fit(dataset, epochs=total_ticks, steps_per_epoch=spt, initial_epoch=initial_epoch,
+                        shuffle=False, callbacks=callbacks, verbose=verbose_mode(verbose) if chief else 0)
             return trainer
         except DivergenceError as e:
             step, retries = _roll_back(e, config, trainer, checkpointer, retries)
@@ -265,42 +261,13 @@ def _roll_back(error, config, trainer, checkpointer, retries):
                           ("" if t.nan_policy == "rollback" else ", or retry with train.nan_policy=rollback")) from None
 
 
-def _exit_now(signum, frame):
-    os.write(2, b"\ninterrupted again: exiting without saving\n")
-    os._exit(130)
-
-
-@contextlib.contextmanager
-def _interrupt_at_step_end():
-    """Ctrl-C during ``fit`` becomes a KeyboardInterrupt raised by a callback at the end of the current
-    step (yields that callback, as a list), never asynchronously inside TensorFlow's or Keras's own code,
-    where it can leave a lock held and hang the checkpoint save that follows; a second Ctrl-C exits at once."""
-    # Signal handlers can only be set from the main thread; an ignored SIGINT (a background job) stays ignored.
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        yield []
-        return
-    pending = []
-
-    def on_sigint(signum, frame):
-        if pending:
-            _exit_now(signum, frame)
-        pending.append(signum)
-        os.write(2, b"\nCtrl-C: saving a checkpoint after this step (Ctrl-C again: exit without saving)\n")
-
-    def check(*args, **kwargs):
-        if pending:
-            raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield [keras.callbacks.LambdaCallback(on_train_batch_end=check)]
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _save_on_interrupt(checkpointer, workdir):
     """Ctrl-C: saves a checkpoint of the current (finite) state; a second Ctrl-C exits at once."""
-    signal.signal(signal.SIGINT, _exit_now)
+    def exit_now(signum, frame):
+        print("\ninterrupted again: exiting without saving", file=sys.stderr, flush=True)
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, exit_now)
     step = int(checkpointer.trainer.step.numpy())
     try:
         path = checkpointer.save()
