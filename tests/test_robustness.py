@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from experiments import common
 from keras_attngan.config import validate
 from keras_attngan.training import loop
 from keras_attngan.training.callbacks import sample_name
@@ -237,16 +238,23 @@ def test_unwritable_workdir_and_truncated_config_json(tmp_path):
 def test_interrupt_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     """Ctrl-C (SIGINT) in the middle of a run: one checkpoint at the current step, exit 130, one line."""
     workdir = tmp_path / "run"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    # PYTHONFAULTHANDLER: a SIGABRT makes the child print every thread's Python stack (see the timeout below).
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONFAULTHANDLER="1")
     proc = subprocess.Popen([sys.executable, "train_main.py", *TINY, "--config.train.total_kimg=100",
                              "--config.train.ckpt_kimg=80", "--config.train.sample_kimg=80", f"--workdir={workdir}"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=common.child_preexec())  # SIGINT works even if pytest runs in the background
     deadline = time.time() + 240
     while time.time() < deadline and not (workdir / "stats.jsonl").exists():
         time.sleep(0.5)
     assert (workdir / "stats.jsonl").exists(), "training did not start"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # show where the child is instead of a bare timeout
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate(timeout=60)
+        pytest.fail(f"no exit within 120 s of Ctrl-C; stdout tail:\n{out[-2000:]}\nstderr (stacks):\n{err[-8000:]}")
     assert proc.returncode == 130, (out[-2000:], err[-2000:])
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
