@@ -1,6 +1,5 @@
 """Bad data inputs give one clear DataError line (problem + fix), and nothing is skipped or repeated silently."""
 
-import logging
 import os
 
 import numpy as np
@@ -110,34 +109,36 @@ def test_data_error_is_one_line():
     assert str(DataError("cannot read it (first line\n  second line)\n")) == "cannot read it (first line second line)"
 
 
-def test_skip_bad_warns_once_per_build(tmp_path, caplog):
-    """skip_bad logs one warning per dataset build, however many bad files and epochs there are."""
+def test_skip_bad_warns_once_per_build(tmp_path, capsys):
+    """skip_bad prints one ``warning:`` line, however many bad files, epochs and builds there are."""
     folder = write_pngs(tmp_path / "mixed", 4, bad=3)
-    with caplog.at_level(logging.WARNING):
-        ds = build_dataset(str(folder), RES, CHANNELS, 2, skip_bad=True)
-        batches = [b.numpy() for b in ds.take(8)]  # 8 batches of 2 = 4 passes over the 4 good images
+    ds = build_dataset(str(folder), RES, CHANNELS, 2, skip_bad=True)
+    batches = [b.numpy() for b in ds.take(8)]  # 8 batches of 2 = 4 passes over the 4 good images
+    build_dataset(str(folder), RES, CHANNELS, 2, skip_bad=True)  # a second build (training after the grid)
     assert all(b.shape == (2, RES, RES, CHANNELS) for b in batches)
-    skipped = [r for r in caplog.records if "unreadable images" in r.getMessage()]
-    assert len(skipped) == 1
-    assert "skipped 3 unreadable images under" in skipped[0].getMessage() and "bad0.png" in skipped[0].getMessage()
+    out = capsys.readouterr()
+    skipped = [line for line in out.out.splitlines() if "unreadable images" in line]
+    assert len(skipped) == 1 and skipped[0].startswith("warning: skipped 3 unreadable images under")
+    assert "bad0.png" in skipped[0] and "unreadable" not in out.err
 
 
-def test_small_source_rule(tmp_path, caplog):
+def test_small_source_rule(tmp_path, capsys):
     """Fewer images than one batch: refused; fewer than 10 batches: one warning; finite reads: silent."""
     def warnings():
-        """The small-source warnings logged so far."""
-        return [r.getMessage() for r in caplog.records if "batches' worth" in r.getMessage()]
+        """The small-source warning lines printed since the last call."""
+        return [line for line in capsys.readouterr().out.splitlines() if "batches' worth" in line]
 
     four = write_npz(tmp_path / "four.npz", 4)
-    with caplog.at_level(logging.WARNING):
-        ds = build_dataset(four, RES, CHANNELS, 4)  # exactly one batch: allowed, but warned about
-        assert next(iter(ds)).shape == (4, RES, RES, CHANNELS)
-        assert len(warnings()) == 1 and "has only 4 images for batch_size=4" in warnings()[0]
-        caplog.clear()
-        build_dataset(write_npz(tmp_path / "forty.npz", 40), RES, CHANNELS, 4)  # 10 batches: no warning
-        # Finite reads (evaluation, load_array) may end on a partial batch: no error, no warning.
-        out = list(build_dataset(four, RES, CHANNELS, 16, repeat=False, drop_remainder=False).as_numpy_iterator())
-        assert [b.shape[0] for b in out] == [4]
-        assert warnings() == []
+    ds = build_dataset(four, RES, CHANNELS, 4)  # exactly one batch: allowed, but warned about
+    assert next(iter(ds)).shape == (4, RES, RES, CHANNELS)
+    build_dataset(four, RES, CHANNELS, 4)  # built again: not warned again
+    printed = warnings()
+    assert len(printed) == 1 and printed[0].startswith("warning: data source")
+    assert "has only 4 images for batch_size=4" in printed[0]
+    build_dataset(write_npz(tmp_path / "forty.npz", 40), RES, CHANNELS, 4)  # 10 batches: no warning
+    # Finite reads (evaluation, load_array) may end on a partial batch: no error, no warning.
+    out = list(build_dataset(four, RES, CHANNELS, 16, repeat=False, drop_remainder=False).as_numpy_iterator())
+    assert [b.shape[0] for b in out] == [4]
+    assert warnings() == []
     with pytest.raises(DataError, match=r"has 4 image\(s\), fewer than batch_size=5, so drop_remainder=True leaves"):
         build_dataset(four, RES, CHANNELS, 5, repeat=False)

@@ -16,9 +16,9 @@ import re
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from keras_attngan.data.sources import DataError
+from keras_attngan.utils.console import warn
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 SKIP_HINT = "delete or re-encode it, or set data.skip_bad=True to skip bad files"
@@ -122,5 +122,5 @@ def checked_image_files(root: str, subset: int = 0, skip_bad: bool = False) -> l
         )
     if bad_names:
         # Here, once per call (= once per dataset build), never per file or per epoch.
-        logging.warning("skipped %d unreadable images under %s (first: %s)", len(bad_names), root, bad_names[0])
+        warn(f"skipped {len(bad_names)} unreadable images under {root} (first: {bad_names[0]})")
     return good

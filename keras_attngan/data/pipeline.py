@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from keras_attngan.data import arrays, folder, tfds_source
 from keras_attngan.data.sources import DataError, SourceSpec, parse_source
+from keras_attngan.utils.console import warn
 
 DEFAULT_SOURCE = "embedded"
 FITS = ("resize", "pad")
@@ -177,11 +177,11 @@ def check_count(
             f"lower --config.train.batch_size to at most {count} or {more}"
         )
     if repeat and count < FEW_BATCHES * batch_size:
-        logging.warning(
-            "data source %r has only %d images for batch_size=%d (fewer than %d batches' worth): each image comes "
-            "back every %.1f steps and may appear twice in a batch that spans two passes (D may overfit); %s or "
-            "lower --config.train.batch_size if that is not intended",
-            spec.raw, count, batch_size, FEW_BATCHES, count / batch_size, more,
+        warn(
+            f"data source {spec.raw!r} has only {count} images for batch_size={batch_size} (fewer than {FEW_BATCHES} "
+            f"batches' worth): each image comes back every {count / batch_size:.1f} steps and may appear twice in a "
+            f"batch that spans two passes (D may overfit); {more} or lower --config.train.batch_size if that is not "
+            "intended"
         )
 
 
