@@ -8,12 +8,14 @@ corrupt or non-finite latest checkpoint to the newest one that restores and is f
 
 import os
 import re
+import time
 
 import tensorflow as tf
 from absl import logging
 
-from keras_attngan.training.files import writing
+from keras_attngan.training.files import WorkdirError, writing
 from keras_attngan.training.finite import nonfinite_names
+from keras_attngan.utils.console import tf_warnings_hidden, warn
 
 
 class CheckpointError(RuntimeError):
@@ -61,9 +63,18 @@ class Checkpointer:
         self.directory = os.path.join(workdir, "checkpoints")
         self.variables = named_variables(trainer)
         self.checkpoint = tf.train.Checkpoint(**self.variables)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=max_to_keep)
+        self.max_to_keep = max_to_keep
+        state = os.path.join(self.directory, "checkpoint")
+        with tf_warnings_hidden():  # a corrupt list is reported below, in one line, not as TF's ParseError
+            self.state_corrupt = (tf.io.gfile.exists(state)
+                                  and tf.train.get_checkpoint_state(self.directory) is None)
+            self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=max_to_keep)
+        if self.state_corrupt:
+            warn(f"{state} (the list of checkpoints) is corrupt: ignored; the checkpoints are found from their "
+                 "files, and the list is rewritten when the run starts")
         self.trainer = trainer
         self.restored = None  # the path the last successful restore() read
+        self.skipped = []  # checkpoints newer than the restored one that restore() had to skip
 
     @property
     def latest(self):
@@ -87,6 +98,41 @@ class Checkpointer:
                 tf.io.gfile.rmtree(path)
             print(f"removed {path} (left by an interrupted save)", flush=True)
 
+    def set_aside_skipped(self):
+        """Moves the checkpoints restore() skipped (newer than the one it restored, but corrupt or not finite)
+        into ``checkpoints/skipped/``: kept for inspection, but out of the rotation, which would otherwise
+        delete finite checkpoints first and keep those. Rewrites a corrupt or stale checkpoint list from the
+        files on disk. Called once the start has succeeded (it writes)."""
+        moved = []
+        for path in self.skipped:
+            target = os.path.join(self.directory, "skipped")
+            with writing(target):
+                tf.io.gfile.makedirs(target)
+                for name in tf.io.gfile.glob(path + ".*"):
+                    tf.io.gfile.rename(name, os.path.join(target, os.path.basename(name)), overwrite=True)
+            moved.append(os.path.basename(path))
+        if moved:
+            warn(f"moved {', '.join(moved)} to {os.path.join(self.directory, 'skipped')} (kept, out of the "
+                 "checkpoint rotation)")
+        if moved or self.state_corrupt:
+            kept = sorted((p for p in self.available() if tf.io.gfile.exists(p + ".index")), key=_step_of)
+            with writing(self.directory), tf_warnings_hidden():  # (compat.v1: its deprecation note)
+                if kept:
+                    # With their times (oldest first): the manager rotates only listed checkpoints that
+                    # carry a time after last_preserved_timestamp, and treats the others as kept forever.
+                    times = [min(tf.io.gfile.stat(p + ".index").mtime_nsec / 1e9, time.time()) for p in kept]
+                    tf.compat.v1.train.update_checkpoint_state(
+                        self.directory, kept[-1], kept, all_model_checkpoint_timestamps=times,
+                        last_preserved_timestamp=min(times) - 1)
+                else:
+                    tf.io.gfile.remove(os.path.join(self.directory, "checkpoint"))
+            self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=self.max_to_keep)
+            self.skipped, self.state_corrupt = [], False
+
+    def _size_of(self, path):
+        """Bytes of a checkpoint's files (0 when it has none)."""
+        return sum(tf.io.gfile.stat(name).length for name in tf.io.gfile.glob(path + ".*")) if path else 0
+
     def save(self):
         """Writes a checkpoint of the current state; raises DivergenceError instead of writing NaN/inf.
         Without ``write`` (a worker that is not the chief) it only checks, like the chief, and returns None."""
@@ -97,8 +143,13 @@ class Checkpointer:
                                   f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''})")
         if not self.write:
             return None
-        with writing(self.directory):
-            path = self.manager.save(checkpoint_number=step)
+        try:
+            with writing(self.directory, needed=self._size_of((self.available() or [None])[0])):
+                path = self.manager.save(checkpoint_number=step)
+        except WorkdirError:
+            for temp in tf.io.gfile.glob(os.path.join(self.directory, f"ckpt-{step}_temp")):
+                tf.io.gfile.rmtree(temp)  # the half-written save: gives back the space it took
+            raise
         logging.info("saved checkpoint %s", path)
         return path
 
@@ -119,6 +170,7 @@ class Checkpointer:
             candidates = [path]
         else:
             candidates = self.available() if fallback else [self.latest] if self.latest else []
+        self.skipped = []
         if not candidates:
             return 0
         errors = []
@@ -129,10 +181,12 @@ class Checkpointer:
                 errors.append(e)
                 if fallback and not path:
                     print(f"warning: skipping {candidate}: {e}", flush=True)
+                    self.skipped.append(candidate)
                 continue
             if errors:
                 print(f"resuming from {candidate} instead", flush=True)
             return step
+        self.skipped = []  # nothing restored: nothing is set aside either
         raise errors[0] if len(errors) == 1 else CheckpointError(
             f"no checkpoint in {self.directory} restores into this model ({len(errors)} tried; newest: "
             f"{errors[0]})")

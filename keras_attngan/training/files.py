@@ -2,6 +2,7 @@
 with one-line errors, and trimmed on resume so that no tick is logged twice."""
 
 import contextlib
+import errno
 import json
 import os
 
@@ -17,12 +18,45 @@ def _reason(e):
     return text[:200]
 
 
+def _size(n):
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
+
+
+def _free_bytes(path):
+    """Free bytes on the local file system holding ``path`` (None for other file systems)."""
+    if "://" in path:
+        return None
+    path = os.path.abspath(path)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def is_disk_full(error):
+    """Whether a failed write failed for lack of space (ENOSPC; TensorFlow reports it as a
+    ResourceExhaustedError whose message ends in the OS's text)."""
+    return (getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error)
+            or "ENOSPC" in str(error))
+
+
 @contextlib.contextmanager
-def writing(path):
-    """Turns a failed write under ``path`` into one WorkdirError line naming it and the fix."""
+def writing(path, needed=None):
+    """Turns a failed write under ``path`` into one WorkdirError line naming it and the fix; a full disk is
+    named as such, with the free space and ``needed`` (bytes a write of this kind takes, when known)."""
     try:
         yield
     except (OSError, tf.errors.OpError) as e:
+        if is_disk_full(e):
+            free = _free_bytes(path)
+            detail = ", ".join(x for x in (f"{_size(free)} free" if free is not None else "",
+                                           f"the last checkpoint took {_size(needed)}" if needed else "") if x)
+            raise WorkdirError(f"cannot write {path}: no space left on the device that holds it (ENOSPC"
+                               f"{'; ' + detail if detail else ''}): free disk space or pass a --workdir on a "
+                               "larger disk; checkpoints written before are intact") from None
         raise WorkdirError(f"cannot write {path} ({_reason(e)}): free disk space or pass a writable "
                            "--workdir; checkpoints written before are intact") from None
 

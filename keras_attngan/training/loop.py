@@ -13,16 +13,17 @@ import sys
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from keras_attngan.config import steps_per_tick, validate
 from keras_attngan.data import build_dataset
 from keras_attngan.training import callbacks as cb
 from keras_attngan.training import cluster
 from keras_attngan.training.checkpoint import Checkpointer, CheckpointError, DivergenceError
-from keras_attngan.training.files import makedirs, read_json, trim_jsonl, write_text_atomic
+from keras_attngan.training.files import read_json, trim_jsonl, write_text_atomic
+from keras_attngan.training.lock import WorkdirClaim, release_all
 from keras_attngan.training.setup import apply_optimizer_config, build_trainer
 from keras_attngan.training.strategy import check_batch, make_strategy, use_xla
+from keras_attngan.utils.console import hide_expected_tf_warnings
 
 # What must not change when a run resumes: the sections that define the checkpoint's contents (and the
 # augmentation's name: ADA's state is in the checkpoint), and the batch size, which fixes what a step
@@ -128,18 +129,51 @@ class Interrupted(Exception):
 def train(config, workdir, verbose=None, checkpoint=None):
     """Trains (or resumes) the run in ``workdir``; returns the trainer.
 
-    Resumes from ``checkpoint`` or else the newest checkpoint that restores and is finite. Raises
-    DivergenceError when the losses or weights become non-finite (after ``train.nan_retries`` rollbacks
-    with ``train.nan_policy=rollback``), Interrupted on Ctrl-C after saving a checkpoint.
+    Resumes from ``checkpoint`` or else the newest checkpoint that restores and is finite. Holds the
+    workdir's lock (``train.lock``) throughout, and writes nothing into the workdir until the model, the
+    restore and the data source have all succeeded. Raises DivergenceError when the losses or weights become
+    non-finite (after ``train.nan_retries`` rollbacks with ``train.nan_policy=rollback``), Interrupted on
+    Ctrl-C (after saving a checkpoint once training runs), WorkdirLocked when another run holds the workdir.
     """
     validate(config)
+    hide_expected_tf_warnings()
     t = config.train
     # First: a multi-worker strategy must be set up before TensorFlow initialises its devices.
     strategy = make_strategy(t.strategy, t.tpu, cluster=t.cluster, timeout=t.collective_timeout)
+    chief = cluster.is_chief(strategy)  # only the chief writes into the workdir (and holds its lock)
+    claim = WorkdirClaim(workdir, strategy, chief)
+    try:
+        try:
+            claim.acquire()
+            run = _start(config, workdir, strategy, chief, verbose, checkpoint)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted during start-up; nothing was written to {workdir}: run the same "
+                              "command again") from None
+        if run.done:
+            return run.trainer
+        claim.commit()
+        try:
+            _commit(run, config, workdir, chief)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted before training started (step {run.step}); the checkpoints are as "
+                              f"they were: run the same command again (--workdir={workdir})") from None
+        return _fit(run, config, workdir, strategy, chief, verbose)
+    finally:
+        claim.release()
+
+
+class _Run:
+    """What a successful start hands to the training loop."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+def _start(config, workdir, strategy, chief, verbose, checkpoint):
+    """Everything that can fail before the run writes a file: config checks, model, restore, data.
+    Returns a _Run (``done`` after one line saying so, when the run is already complete)."""
+    t = config.train
     changed = check_resume_config(workdir, config)
-    chief = cluster.is_chief(strategy)  # only the chief writes into the workdir
-    if chief:
-        makedirs(workdir)
     cluster.check_shared_workdir(strategy, workdir)
     keras.utils.set_random_seed(config.seed)
     local_batch = check_batch(t.batch_size, strategy, config.model.mbstd_group)
@@ -150,43 +184,64 @@ def train(config, workdir, verbose=None, checkpoint=None):
               f"precision {t.precision}", flush=True)
     trainer = build_trainer(config, strategy)
     checkpointer = Checkpointer(workdir, trainer, max_to_keep=t.keep_checkpoints, write=chief)
-    if chief:
-        checkpointer.remove_temp()
     step = checkpointer.restore(checkpoint, fallback=True)
     cluster.check_same_step(strategy, step)
-    if step:
-        apply_optimizer_config(trainer, config)  # the config's learning rates, not the checkpoint's
-        if changed and chief:
-            print("changed on resume: " + ", ".join(f"{k} {a!r} -> {b!r}" for k, a, b in changed), flush=True)
-    if chief:
-        for name in ("stats.jsonl", "metrics.jsonl"):  # ticks after the restored step are run again
-            trim_jsonl(os.path.join(workdir, name), step)
-        write_run_config(workdir, config)
-    else:
-        print(f"{cluster.task_name(strategy)}: training; the chief writes {workdir}", flush=True)
-    if not step and t.nan_policy == "rollback":
-        checkpointer.save()  # a finite state to roll back to before the first scheduled checkpoint
-
     spt = steps_per_tick(config)
     total_ticks = int(math.ceil(t.total_kimg / t.tick_kimg))
     if step // spt >= total_ticks:
-        logging.info("%s: training already finished (%d kimg)", workdir, step * t.batch_size // 1000)
-        return trainer
-    if step:
-        print(f"resuming {workdir} from step {step} ({step * t.batch_size / 1000:.1f} kimg)", flush=True)
+        if chief:
+            print(f"{workdir} is complete: {step * t.batch_size / 1000:g} kimg of train.total_kimg={t.total_kimg:g} "
+                  f"(step {step}); nothing to do: to train longer, run again with --config.train.total_kimg=<more>",
+                  flush=True)
+        return _Run(trainer=trainer, done=True)
+    # The data source is read (and refused, when bad) here, before anything is written.
+    dataset = make_dataset(config, seed=config.seed + step // spt, references=trainer.discriminator.uses_reference)
     callbacks = make_callbacks(config, workdir, trainer, checkpointer, total_ticks, verbose, chief)
+    return _Run(done=False, trainer=trainer, checkpointer=checkpointer, step=step, changed=changed, spt=spt,
+                total_ticks=total_ticks, dataset=dataset, callbacks=callbacks)
+
+
+def _commit(run, config, workdir, chief):
+    """The start succeeded: the run's files are written from here on (the chief writes them)."""
+    t = config.train
+    if chief:
+        run.checkpointer.remove_temp()
+        run.checkpointer.set_aside_skipped()
+    if run.step:
+        apply_optimizer_config(run.trainer, config)  # the config's learning rates, not the checkpoint's
+        if run.changed and chief:
+            print("changed on resume: " + ", ".join(f"{k} {a!r} -> {b!r}" for k, a, b in run.changed), flush=True)
+    if chief:
+        for name in ("stats.jsonl", "metrics.jsonl"):  # ticks after the restored step are run again
+            trim_jsonl(os.path.join(workdir, name), run.step)
+        write_run_config(workdir, config)
+    else:
+        print(f"{cluster.task_name(run.trainer.distribute_strategy)}: training; the chief writes {workdir}",
+              flush=True)
+    if not run.step and t.nan_policy == "rollback":
+        run.checkpointer.save()  # a finite state to roll back to before the first scheduled checkpoint
+    if run.step:
+        print(f"resuming {workdir} from step {run.step} ({run.step * t.batch_size / 1000:.1f} kimg)", flush=True)
+
+
+def _fit(run, config, workdir, strategy, chief, verbose):
+    """``model.fit`` over the remaining ticks, with rollback on divergence and a checkpoint on Ctrl-C."""
+    t = config.train
+    trainer, checkpointer, step, dataset = run.trainer, run.checkpointer, run.step, run.dataset
     retries = 0
     while True:
-        initial_epoch = step // spt
-        # Reshuffle differently after a resume instead of replaying the first ticks' order.
-        dataset = make_dataset(config, seed=config.seed + initial_epoch + 100003 * retries,
-                               references=trainer.discriminator.uses_reference)
+        initial_epoch = step // run.spt
+        if dataset is None:
+            # Reshuffle differently after a rollback instead of replaying the failed ticks' order.
+            dataset = make_dataset(config, seed=config.seed + initial_epoch + 100003 * retries,
+                                   references=trainer.discriminator.uses_reference)
         try:
-            trainer.fit(dataset, epochs=total_ticks, steps_per_epoch=spt, initial_epoch=initial_epoch,
-                        shuffle=False, callbacks=callbacks, verbose=verbose_mode(verbose) if chief else 0)
+            trainer.fit(dataset, epochs=run.total_ticks, steps_per_epoch=run.spt, initial_epoch=initial_epoch,
+                        shuffle=False, callbacks=run.callbacks, verbose=verbose_mode(verbose) if chief else 0)
             return trainer
         except DivergenceError as e:
             step, retries = _roll_back(e, config, trainer, checkpointer, retries)
+            dataset = None
         except KeyboardInterrupt:
             _save_on_interrupt(checkpointer, workdir)
         except cluster.LOST_ERRORS as e:
@@ -265,6 +320,7 @@ def _save_on_interrupt(checkpointer, workdir):
     """Ctrl-C: saves a checkpoint of the current (finite) state; a second Ctrl-C exits at once."""
     def exit_now(signum, frame):
         print("\ninterrupted again: exiting without saving", file=sys.stderr, flush=True)
+        release_all()  # os._exit skips the lock's release
         os._exit(130)
 
     signal.signal(signal.SIGINT, exit_now)
