@@ -10,9 +10,9 @@ A checkpoint that does not exist or holds NaN/inf is refused with one `error:` l
 import os
 import sys
 
-from keras_attngan.cli import quiet_tensorflow
+from keras_attngan.cli import start
 
-quiet_tensorflow()  # before anything imports TensorFlow: hides its start-up banner (--verbose shows it)
+start()  # before anything imports TensorFlow: hides its start-up banner; Ctrl-C exits 130 with one line
 
 from absl import app, flags  # noqa: E402
 

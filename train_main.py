@@ -8,16 +8,19 @@
 Re-running with the same --workdir resumes from its newest checkpoint that restores and is finite
 (--checkpoint picks one). --dry_run prints the resolved config and exits. --logical_cpus=N splits the CPU
 into N logical devices (before TensorFlow starts), so ``train.strategy=mirrored`` runs N replicas on a
-machine without GPUs: for trying distribution out. Ctrl-C saves a checkpoint (a second Ctrl-C exits at
-once). Exit codes: 0 done, 2 a one-line ``error:`` (bad flags/config/data, divergence, unwritable
-workdir), 130 interrupted.
+machine without GPUs: for trying distribution out. Ctrl-C (or SIGTERM) saves a checkpoint (a second Ctrl-C
+exits at once); during start-up it exits with nothing written. One run per workdir: a second start on a
+workdir in use is refused (``<workdir>/train.lock``). Exit codes: 0 done (or already complete), 2 a one-line
+``error:`` (bad flags/config/data, divergence, unwritable workdir, workdir in use), 130 interrupted (143 by
+SIGTERM).
 """
 
 import sys
 
-from keras_attngan.cli import define_config_flag, fail, load_config, parse_flags, quiet_python_logs, quiet_tensorflow
+from keras_attngan.cli import (define_config_flag, fail, interrupt_code, load_config, parse_flags, quiet_python_logs,
+                               start)
 
-quiet_tensorflow()
+start("interrupted during start-up; nothing was written: run the same command again")
 
 from absl import app, flags  # noqa: E402
 
@@ -59,7 +62,7 @@ def main(argv):
             train(config, _WORKDIR.value, checkpoint=_CHECKPOINT.value)
         except Interrupted as e:
             print(f"\n{e}", file=sys.stderr, flush=True)
-            return 130
+            return interrupt_code()
     except (ValueError, DataError, CheckpointError, DivergenceError, WorkdirError, WorkerLost) as e:
         return fail(e)
     return 0

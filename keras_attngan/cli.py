@@ -14,6 +14,7 @@ in the environment shows everything TensorFlow prints.
 
 import os
 import re
+import signal
 import sys
 import tempfile
 
@@ -22,6 +23,47 @@ _BANNER = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IW]\d{4} [\d:. ]+\d+ \S+\.cc:\d+\] .*"
     r"|To enable the following instructions: .*in other operations, rebuild TensorFlow .*)$")
+
+
+_INTERRUPT = {"message": "interrupted", "code": 130}
+
+
+def start(interrupted="interrupted", argv=None):
+    """What every entry point does first, before anything imports TensorFlow.
+
+    Ctrl-C (SIGINT) and SIGTERM at any moment end the process with one line (``interrupted``, the
+    message for a Ctrl-C that no code below handles: while TensorFlow is imported, flags parsed, a model
+    built) and exit code 130 (SIGTERM: 143) instead of a traceback; code that handles KeyboardInterrupt
+    itself (the training loop saves a checkpoint) still gets it first. Then TensorFlow is imported with
+    :func:`quiet_tensorflow`; returns the module."""
+    _INTERRUPT["message"] = interrupted
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        if not issubclass(kind, KeyboardInterrupt):
+            return previous(kind, value, tb)
+        print(f"\n{_INTERRUPT['message']}", file=sys.stderr, flush=True)
+        lock = sys.modules.get("keras_attngan.training.lock")
+        if lock is not None:  # a workdir lock taken by code that did not get to release it
+            lock.release_all()
+        sys.stdout.flush()
+        os._exit(interrupt_code())  # not sys.exit: TensorFlow's threads may keep a dying interpreter waiting
+
+    def on_term(signum, frame):
+        _INTERRUPT["code"] = 143
+        handler = signal.getsignal(signal.SIGINT)  # SIGTERM does what Ctrl-C does at this moment
+        if callable(handler) and handler is not on_term:
+            return handler(signal.SIGINT, frame)
+        raise KeyboardInterrupt
+
+    sys.excepthook = hook
+    signal.signal(signal.SIGTERM, on_term)
+    return quiet_tensorflow(argv)
+
+
+def interrupt_code():
+    """130 after Ctrl-C, 143 after SIGTERM (128 + the signal's number, as shells report them)."""
+    return _INTERRUPT["code"]
 
 
 def verbose_requested(argv=None):
@@ -90,8 +132,27 @@ def parse_flags(argv):
     except flags.Error as e:
         message = f"bad flag: {e}"
     except Exception as e:  # noqa: BLE001 -- a config file that fails to load (missing, syntax, ...)
-        message = f"cannot load the config ({type(e).__name__}: {e}): check --config=<file.py>"
+        # With --config=<file> the overrides are applied here, as the file is loaded: an unknown field
+        # raises AttributeError/KeyError from ml_collections, which must not be blamed on the file.
+        message = (_unknown_field(e, argv) or
+                   f"cannot load the config ({type(e).__name__}: {e}): check --config=<file.py>")
     sys.exit(fail(message))
+
+
+def _unknown_field(error, argv, name=None):
+    """The one line for an ``--<name>.a.b=v`` override naming a field the config does not have, or None
+    when ``error`` is not about one of the overrides in ``argv``."""
+    if not isinstance(error, (AttributeError, KeyError)):
+        return None
+    key = str(error).strip("\"'")
+    prefix = f"--{name}." if name else "--"
+    overrides = [a.split("=")[0] for a in argv[1:] if a.startswith(prefix) and "." in a.split("=")[0]]
+    matches = [a for a in overrides if key in a.split(".")[1:]]
+    if not matches and not (name and overrides):
+        return None
+    arg = (matches or overrides)[0]
+    field = arg.split(".", 1)[1]
+    return f"unknown config field {field!r} ({arg}): --dry_run prints every field of the config"
 
 
 def define_config_flag(default, help_text, name="config"):
@@ -102,11 +163,8 @@ def define_config_flag(default, help_text, name="config"):
     try:
         return config_flags.DEFINE_config_file(name, default, help_text)
     except (AttributeError, KeyError) as e:
-        key = str(e).strip("\"'")
-        args = [a.split("=")[0] for a in sys.argv[1:] if a.startswith(f"--{name}.")]
-        arg = next((a for a in args if key in a[len(name) + 3:].split(".")), args[0] if args else "")
-        sys.exit(fail(f"unknown config field {arg[len(name) + 3:] or key!r} ({arg}): --dry_run prints every "
-                      "field of the config"))
+        sys.exit(fail(_unknown_field(e, sys.argv, name) or f"unknown config field {str(e)!r}: --dry_run prints "
+                      "every field of the config"))
     except Exception as e:  # noqa: BLE001 -- the default config file fails to load
         sys.exit(fail(f"cannot load the config ({type(e).__name__}: {e}): check --{name}=<file.py>"))
 
