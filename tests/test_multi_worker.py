@@ -125,6 +125,7 @@ def test_killed_worker_stops_the_other_and_both_resume(tmp_path):
     args = TINY + [f"--workdir={workdir}", "--config.train.total_kimg=100"]
     procs = start_workers([args, args])
     _wait_for(os.path.join(workdir, "checkpoints", "ckpt-4.index"), procs)
+    assert json.load(open(os.path.join(workdir, "train.lock")))["pid"] == procs[0].pid  # the chief holds the lock
     procs[1].kill()  # worker 1 dies (SIGKILL: no goodbye)
     t0 = time.time()
     rc, _, stderr = finish(procs[:1], timeout=240)[0]
@@ -143,7 +144,9 @@ def test_killed_worker_stops_the_other_and_both_resume(tmp_path):
     for rc, stdout, stderr in results:
         assert rc == 0, stderr[-3000:]
         assert f"resuming {workdir} from step {last}" in stdout
+        assert "took over" not in stdout  # the chief released its lock when it stopped with its error line
     assert os.path.exists(os.path.join(workdir, "checkpoints", f"ckpt-{last + 4}.index"))
+    assert not os.path.exists(os.path.join(workdir, "train.lock"))
     assert not os.path.exists(os.path.join(workdir, cluster.MARKER))  # the chief cleans its check file up
     stats = [json.loads(line) for line in open(os.path.join(workdir, "stats.jsonl"))]
     assert [row["step"] for row in stats] == sorted({row["step"] for row in stats})  # no tick logged twice
@@ -155,6 +158,18 @@ def test_workdir_not_shared_fails_on_every_worker(tmp_path):
         assert rc == 2, stderr[-3000:]
         assert "is not shared by all workers: worker 1 cannot see the file the chief wrote" in stderr
     assert not os.path.exists(tmp_path / "own0" / "checkpoints")  # stopped before training
+
+
+def test_a_workdir_locked_elsewhere_stops_every_worker(tmp_path):
+    """The chief alone takes the lock; when another run holds it, every worker stops with one line."""
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "train.lock").write_text(json.dumps({"host": "elsewhere", "pid": 7, "started": "earlier"}))
+    args = TINY + [f"--workdir={workdir}", "--config.train.total_kimg=0.016"]
+    (rc0, _, err0), (rc1, _, err1) = finish(start_workers([args, args]))
+    assert rc0 == 2 and "error: " in err0 and "locked by a training run on another host (pid 7" in err0, err0[-3000:]
+    assert rc1 == 2 and "worker 1: the chief could not lock" in err1, err1[-3000:]
+    assert sorted(os.listdir(workdir)) == ["train.lock"]
 
 
 # ---- one-line errors and the chief-only writes, in this process -------------------------------------

@@ -161,7 +161,8 @@ def test_full_disk_is_one_line_and_keeps_earlier_checkpoints(tmp_path, monkeypat
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(tf.train.CheckpointManager, "save", full)
-    with pytest.raises(WorkdirError, match=r"cannot write .*checkpoints \(.*No space left.*\): free disk space"):
+    with pytest.raises(WorkdirError, match=r"cannot write .*checkpoints: no space left on the device .*ENOSPC.*: "
+                                           r"free disk space"):
         loop.train(tiny_config(**dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
     assert ckpt_steps(workdir) == [2, 4]
 
@@ -213,6 +214,7 @@ def test_bad_reference_variant_is_refused_with_the_config():
     (["--config=/no/such/config.py"], "cannot load --config: [Errno 2] No such file"),
     (["--config.train.g_lr=abc"], "could not convert string to float"),
     (["--nope"], "unknown flag --nope"),
+    (["--config=configs/demo.py", "--config.train.nope=1"], "unknown config field 'train.nope'"),
 ])
 def test_bad_flags_are_one_line(tmp_path, args, message):
     r = run_main(*args, f"--workdir={tmp_path / 'w'}")
@@ -248,6 +250,11 @@ def test_interrupt_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     while time.time() < deadline and not (workdir / "stats.jsonl").exists():
         time.sleep(0.5)
     assert (workdir / "stats.jsonl").exists(), "training did not start"
+    # One run per workdir: the lock names this process, and a second start is refused in one line.
+    assert json.load(open(workdir / "train.lock"))["pid"] == proc.pid
+    second = run_main(*TINY, f"--workdir={workdir}")
+    assert second.returncode == 2 and second.stderr.strip().startswith(
+        f"error: {workdir} is in use by another training run (pid {proc.pid} on host "), second.stderr
     proc.send_signal(signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=120)
@@ -261,4 +268,5 @@ def test_interrupt_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert len(lines) == 1 and "interrupted at step" in lines[0] and "resume" in lines[0], err
     step = int(lines[0].split("interrupted at step ")[1].split(":")[0])
     assert step > 0 and ckpt_steps(workdir) == [step]
+    assert not (workdir / "train.lock").exists()
     assert_all_checkpoints_finite(workdir)
