@@ -52,7 +52,7 @@ def check_flags():
     specs = registry.parse_metrics(_METRICS.value)
     if not specs:  # an empty --metrics= would otherwise restore the run and compute nothing
         raise ValueError("--metrics is empty: nothing to compute; pass e.g. --metrics=fid50k_full,kid50k,pr50k3,fddf "
-                         f"(forms: {', '.join(registry.KNOWN_FORMS)})")
+                         f"(forms: {', '.join(registry.known_forms())})")
     if _BATCH.value < 1:
         raise ValueError(f"--batch_size must be >= 1, got {_BATCH.value}")
     if not math.isfinite(_PSI.value):

@@ -2,19 +2,25 @@
 
 Config files in ``configs/`` start from :func:`default_config` and override fields; any field can be
 overridden on the command line (``--config.train.batch_size=8``).
+
+This module assembles: the sections of the model, the loss, the data and the training system are defined
+here; the augmentation's fields and each method's section come from what registered itself in
+:mod:`keras_attngan.registry` (with their checks, beside their code). It imports no training code: the
+training system reads its choices (strategies, precisions, clusters) from here.
 """
 
 import ml_collections
 
-from keras_attngan import losses
-from keras_attngan.augment import default_augment_config, validate_augment_config
-from keras_attngan.methods.contrad import check_config as contrad_check
+from keras_attngan.augment.config import default_augment_config, validate_augment_config
+from keras_attngan.networks.attention_config import check_attention_config
 from keras_attngan.networks.widths import check_resolution
-from keras_attngan.training.cluster import check_cluster
-from keras_attngan.training.strategy import check_precision, check_strategy, parse_xla
-
+from keras_attngan.registry import LOSSES, METHODS
 
 WEIGHT_NORMS = ("equalized", "spectral")
+STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+CLUSTERS = ("tf_config", "slurm")
+_XLA_VALUES = {"auto": None, "on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 
 
 def default_config():
@@ -60,16 +66,15 @@ def default_config():
     c.loss.warmup_kimg = 0.0        # train with 'ns' for this long first (paper: ~20 epochs)
     c.loss.drift = 0.0              # ProGAN's drift penalty epsilon * E[D(x)^2] (objective term); 0 = off
 
-    # What D sees goes through this augmentation (README "Augmentation"): none | diffaugment | ada.
+    # What D sees goes through this augmentation (docs/methods.md): none | diffaugment | ada | simclr*;
+    # each augmentation adds the fields it reads (keras_attngan.augment.config).
     c.augment = default_augment_config()
 
-    # GGDR (Lee et al. 2022; keras_attngan.methods.ggdr): D's decoder predicts G's features of the fakes.
-    c.ggdr = ml_collections.ConfigDict(dict(weight=0.0, resolution=0))  # weight 0 = off; res 0 = model.resolution // 4
-
-    # ContraD (Jeong & Shin 2021; keras_attngan.methods.contrad): D trained contrastively on SimCLR views,
-    # with h_d on its features as the discriminator (loss.name is L_dis; augment.name stays none).
-    c.contrad = ml_collections.ConfigDict(dict(enabled=False, temperature=0.1, lambda_con=1.0, augment="simclr",
-                                               proj_dim=128, hidden=512))
+    # Each method's own section (GGDR's ggdr, ContraD's contrad, bCR's bcr, ...), off by default: the
+    # defaults its module registered (keras_attngan.methods).
+    for entry in METHODS.entries():
+        if entry.section:
+            c[entry.section] = ml_collections.ConfigDict(entry.config)
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32
@@ -78,7 +83,7 @@ def default_config():
     c.train.ckpt_kimg = 40.0        # must be a multiple of tick_kimg
     c.train.sample_kimg = 40.0      # PNG grid of the EMA generator; a multiple of tick_kimg
     c.train.keep_checkpoints = 3
-    # Divergence (README "When training fails"): non-finite losses or weights are never checkpointed.
+    # Divergence (docs/training.md): non-finite losses or weights are never checkpointed.
     c.train.nan_policy = "stop"     # stop: exit 2 naming the step | rollback: retry from the last finite ckpt
     c.train.nan_retries = 2         # rollback: retries (each with a fresh random stream) before stopping
     c.train.g_lr = 0.002
@@ -94,7 +99,7 @@ def default_config():
     c.train.pl_batch_shrink = 2
     c.train.ema_kimg = 10.0
     c.train.ema_rampup = 0.0        # 0: no ramp-up (config E); e.g. 0.05 for short runs
-    # Devices and numerics (README "Scaling out"): tf.distribute strategy, per-replica XLA, precision.
+    # Devices and numerics (docs/scaling.md): tf.distribute strategy, per-replica XLA, precision.
     c.train.strategy = "auto"       # auto | default | mirrored | tpu | multi_worker
     c.train.tpu = ""                # TPU name or grpc:// address for strategy tpu/auto (Cloud TPU VM: "")
     c.train.cluster = "tf_config"   # multi_worker: cluster from TF_CONFIG | slurm (SlurmClusterResolver)
@@ -157,39 +162,49 @@ def _positive(section, name, value, integer=False):
         raise ValueError(f"{section}.{name} must be {kind}, got {value!r}")
 
 
-def _check_attention(m):
-    from keras_attngan.layers.attention import ATTENTION_LAYERS, REFERENCE_VARIANTS
-    from keras_attngan.networks.widths import block_resolutions
-
-    g, d = m.g_attention, m.d_attention
-    if g.type != "none" and g.type not in ATTENTION_LAYERS:
-        raise ValueError(f"model.g_attention.type={g.type!r} is not one of none, {', '.join(sorted(ATTENTION_LAYERS))}")
-    if d.type not in ("none", "self", "reference"):
-        raise ValueError(f"model.d_attention.type={d.type!r} is not one of none, self, reference")
-    if d.type == "none":
-        return
-    if d.module not in ATTENTION_LAYERS:
-        raise ValueError(f"model.d_attention.module={d.module!r} is not one of {', '.join(sorted(ATTENTION_LAYERS))}")
-    if d.type == "reference" and d.variant not in REFERENCE_VARIANTS:
-        raise ValueError(f"model.d_attention.variant={d.variant!r} is not one of {', '.join(REFERENCE_VARIANTS)} "
-                         "(Eq. 8-10 of Yu et al. 2021)")
-    for section, spec in (("g_attention", g), ("d_attention", d)):
-        if spec.type != "none" and spec.resolution not in block_resolutions(m.resolution):
-            raise ValueError(f"model.{section}.resolution={spec.resolution} must be a power of two from 8 to "
-                             f"model.resolution={m.resolution}")
+def lazy_interval(weight, interval):
+    """The one decision whether a lazy regularizer (R1: ``train.r1_gamma``/``r1_interval``; path length:
+    ``pl_weight``/``pl_interval``) runs: its interval in steps, or 0 when it is off (weight 0)."""
+    return int(interval) if weight > 0 else 0
 
 
-def _check_ggdr(config):
-    from keras_attngan.methods.ggdr import ggdr_resolution
+def check_strategy(name):
+    if name not in STRATEGIES:
+        raise ValueError(f"train.strategy={name!r} is not one of {STRATEGIES}")
+    return name
 
-    g, r = config.ggdr, config.model.resolution
-    if g.weight < 0:
-        raise ValueError(f"ggdr.weight must be >= 0 (0 = off; Lee et al. 2022 use 10), got {g.weight}")
-    res = ggdr_resolution(config)
-    if (g.weight > 0 or g.resolution) and (res < 8 or res > r // 2 or res & (res - 1)):
-        given = "" if g.resolution else f" (model.resolution // 4 = {res})"
-        raise ValueError(f"ggdr.resolution={g.resolution}{given} must be a power of two from 8 to "
-                         f"model.resolution / 2 = {r // 2}")
+
+def check_precision(precision):
+    if precision not in PRECISIONS:
+        raise ValueError(f"train.precision={precision!r} is not one of {PRECISIONS}")
+    return precision
+
+
+def check_cluster(name):
+    if name not in CLUSTERS:
+        raise ValueError(f"train.cluster={name!r} is not one of {CLUSTERS}")
+    return name
+
+
+def parse_xla(xla):
+    """``train.xla`` as True, False or None (auto); accepts on/off/true/false/auto and booleans."""
+    if isinstance(xla, bool):
+        return xla
+    key = str(xla).strip().lower()
+    if key not in _XLA_VALUES:
+        raise ValueError(f"train.xla={xla!r} must be one of auto, on, off")
+    return _XLA_VALUES[key]
+
+
+def validate_components(config):
+    """Dispatches to the checks the components registered: the named loss and augmentation, every method
+    (each checks its own section, and its settings against the rest of the config)."""
+    check_attention_config(config.model)
+    LOSSES.entry(config.loss.name, "loss.name")
+    validate_augment_config(config.augment)
+    for entry in METHODS.entries():
+        if entry.validate is not None:
+            entry.validate(config)
 
 
 def validate(config):
@@ -200,17 +215,11 @@ def validate(config):
         raise ValueError(f"model.img_channels must be 1 or 3, got {m.img_channels}")
     for name in ("z_dim", "w_dim", "mapping_layers", "fmap_base", "fmap_max", "mbstd_group", "mbstd_features"):
         _positive("model", name, getattr(m, name), integer=True)
-    _check_attention(m)
     for net in ("g", "d"):
         value = m[f"{net}_weight_norm"]
         if value not in WEIGHT_NORMS:
             raise ValueError(f"model.{net}_weight_norm={value!r} is not one of {', '.join(WEIGHT_NORMS)}")
-    losses.get(config.loss.name)
-    validate_augment_config(config.augment)
-    if config.loss.drift < 0:
-        raise ValueError(f"loss.drift must be >= 0 (0 = off), got {config.loss.drift}")
-    _check_ggdr(config)
-    contrad_check(config)
+    validate_components(config)
     if config.loss.warmup_kimg < 0:
         raise ValueError(f"loss.warmup_kimg must be >= 0, got {config.loss.warmup_kimg}")
     for name in ("batch_size", "grid_size", "keep_checkpoints", "tensorboard_every"):
@@ -224,7 +233,7 @@ def validate(config):
         if getattr(t, name) < 0:
             raise ValueError(f"train.{name} must be >= 0, got {getattr(t, name)}")
     for weight, interval in (("r1_gamma", "r1_interval"), ("pl_weight", "pl_interval")):
-        if getattr(t, weight) > 0 and getattr(t, interval) < 1:
+        if getattr(t, weight) > 0 and lazy_interval(getattr(t, weight), getattr(t, interval)) < 1:
             raise ValueError(f"train.{interval}={getattr(t, interval)} must be >= 1 when train.{weight} > 0 "
                              f"(1 = every step); set train.{weight}=0 to switch it off")
     if t.pl_weight > 0:

@@ -11,6 +11,8 @@ from typing import Callable
 
 import tensorflow as tf
 
+from keras_attngan.registry import LOSSES
+
 
 def _f32(x):
     return tf.cast(tf.reshape(x, [-1]), tf.float32)
@@ -103,22 +105,22 @@ class LossPair:
 
 WGAN_GP_WEIGHT = 10.0  # lambda of Gulrajani et al. 2017
 
-_REGISTRY = {
+# The menu of Table 1 of Yu et al. 2021 (keras_attngan.registry.LOSSES); a new loss registers the same way.
+for _name, _pair in {
     "ns": LossPair(ns_d_loss, ns_g_loss),
     "saturating": LossPair(ns_d_loss, saturating_g_loss),
     "wgan_gp": LossPair(wgan_d_loss, wgan_g_loss, gradient_penalty=True),
     "hinge": LossPair(hinge_d_loss, wgan_g_loss),
     "dual_contrastive": LossPair(dual_contrastive_d_loss, dual_contrastive_g_loss, g_needs_reals=True,
                                  whole_batch=True),
-}
+}.items():
+    LOSSES.register(_name)(_pair)
 
 
 def names():
-    return sorted(_REGISTRY)
+    return sorted(LOSSES.names())
 
 
-def get(name):
+def get(name, field="loss.name"):
     """Returns ``(d_loss, g_loss)`` for a loss name (a :class:`LossPair`)."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown loss {name!r}: use one of {names()}")
-    return _REGISTRY[name]
+    return LOSSES.get(name, field)

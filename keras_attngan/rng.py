@@ -18,6 +18,18 @@ import tensorflow as tf
 ALG = "philox"  # the same numbers with and without XLA, on every device
 
 
+def fold(seed, index):
+    """A new [2] int32 seed from ``seed`` and an integer ``index`` (one stream per call site): the one
+    seed-folding function of the package. Philox on the int32 seed of :func:`as_seed`, so it folds
+    the same inside and outside XLA."""
+    return tf.random.experimental.stateless_fold_in(as_seed(seed), index, alg=ALG)
+
+
+def maybe_fold(seed, index):
+    """:func:`fold`, or None for a None seed (callers whose seed is optional)."""
+    return None if seed is None else fold(seed, index)
+
+
 def as_seed(seed):
     """A [2] int32 seed (the low 32 bits of each element): int64 seeds draw differently under XLA."""
     seed = tf.convert_to_tensor(seed)

@@ -33,9 +33,11 @@ def test_fixed_p_never_changes_and_state_is_p():
     for r in (1.0, -1.0, 1.0):
         aug.update(r, 64)
     assert float(aug.p.numpy()) == pytest.approx(0.3) and not aug.adaptive
-    assert aug.state_variables() == [aug.p] and not aug.p.trainable
-    assert augment.get("ada").adaptive and augment.get("ada").interval == 4
-    assert augment.get("diffaugment").state_variables() == [] and augment.get("none").update(1.0, 8) is None
+    assert list(aug.state_variables().values()) == [aug.p] and not aug.p.trainable
+    adaptive = augment.get("ada")
+    assert adaptive.adaptive and adaptive.interval == 4
+    assert list(adaptive.state_variables().values()) == [adaptive.p, adaptive.sign_sum]
+    assert augment.get("diffaugment").state_variables() == {} and augment.get("none").observe(1.0, 0, 8) is None
 
 
 def test_draw_reads_p_as_a_tensor_inside_a_function():

@@ -74,7 +74,7 @@ def test_supcon_of_fakes_matches_numpy():
 # ----------------------------------------------------------------------------- gradients
 def test_l_dis_trains_only_h_d_while_g_loss_reaches_the_encoder(trained):
     config, trainer = contrad_config(), trained[0]
-    term, D = trainer.critic_term, trainer.discriminator
+    term, D = trainer.adversarial.term, trainer.discriminator
     heads = {id(v) for h in D.heads.values() for v in h.trainable_variables}
     h_d = {id(v) for v in D.heads["contrad_dis"].trainable_variables}
     encoder = [v for v in D.trainable_variables if id(v) not in heads and "fc" not in v.path and "out" not in v.path]
@@ -83,9 +83,9 @@ def test_l_dis_trains_only_h_d_while_g_loss_reaches_the_encoder(trained):
     random = term.draw(8, SEED)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(fake)
-        out = term._d_forward(real, fake, random)
+        out = term._d_forward(trainer.run_D, real, fake, random)
         l_dis = term.pair.d_loss(out[5], out[6])
-        l_g = term.pair.g_loss(None, term._g_forward(fake, random))
+        l_g = term.pair.g_loss(None, term._g_forward(trainer.run_D, fake, random))
     for v in encoder + [v for v in D.trainable_variables if id(v) in heads - h_d]:
         g = tape.gradient(l_dis, v)
         assert g is None or not np.any(g.numpy()), v.path  # stop-gradient: h_d's input is a constant

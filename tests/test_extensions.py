@@ -11,7 +11,7 @@ import tensorflow as tf
 from keras_attngan import augment as augment_lib
 from keras_attngan.config import validate
 from keras_attngan.training.checkpoint import Checkpointer, CheckpointError
-from keras_attngan.training.objectives import ObjectiveTerm
+from keras_attngan.methods.base import ObjectiveTerm
 from keras_attngan.training.setup import build_trainer
 from tests.helpers import fixed_batches, mirrored, tiny_config
 from tests.test_distribute import assert_same_run, train_state
@@ -51,7 +51,7 @@ def _steps_p(trainer, config, n):
     values = []
     for _ in range(n):
         logs = fn(iterator)
-        values.append((float(trainer.augment.p.numpy()), float(trainer.ada_sign_sum.numpy()),
+        values.append((float(trainer.augment.p.numpy()), float(trainer.augment.sign_sum.numpy()),
                        float(logs["augment_p"])))
     return values
 

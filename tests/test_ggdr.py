@@ -10,9 +10,10 @@ from keras_attngan import augment
 from keras_attngan.config import validate
 from keras_attngan.layers import upsample2d
 from keras_attngan.methods.ggdr import HEAD, GGDRDecoder, GGDRTerm, cosine_distance
-from keras_attngan.networks.synthesis import fold_seed
+from keras_attngan.rng import fold as fold_seed
 from keras_attngan.training.checkpoint import Checkpointer
-from keras_attngan.training.objectives import StepContext, build_terms
+from keras_attngan.methods.base import StepContext
+from keras_attngan.training.setup import build_terms
 from keras_attngan.training.setup import build_trainer
 from tests.helpers import all_weights, fixed_batches, mirrored, tiny_config
 from tests.test_distribute import assert_same_run

@@ -87,5 +87,5 @@ def test_dual_contrastive_reduces_to_softplus_for_one_negative():
 
 
 def test_unknown_loss():
-    with pytest.raises(ValueError, match="unknown loss 'nope'"):
+    with pytest.raises(ValueError, match="loss.name=.nope. is not one of: dual_contrastive, hinge, ns, saturating, wgan_gp"):
         losses.get("nope")

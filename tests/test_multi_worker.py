@@ -231,7 +231,7 @@ def test_batch_not_divisible_by_all_replicas_names_the_workers(monkeypatch):
 
 def test_tpu_on_tensorflow_without_tpu_support(monkeypatch):
     monkeypatch.setattr(st, "has_tpu_support", lambda: False)
-    with pytest.raises(ValueError, match="no TPU support .*install requirements-tpu.txt .*README 'Scaling out: GPUs, TPUs"):
+    with pytest.raises(ValueError, match="no TPU support .*install requirements-tpu.txt .*docs/scaling.md"):
         st.make_strategy("tpu", resolver_fn=lambda tpu: None)
     monkeypatch.setattr(st, "has_tpu_support", lambda: True)  # a TPU build on a machine without a TPU
     with pytest.raises(ValueError, match="no TPU was found: run on a Cloud TPU VM"):

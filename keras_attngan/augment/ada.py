@@ -33,6 +33,8 @@ from keras_attngan.augment.base import Augment, compute_dtype
 from keras_attngan.augment.color import apply_color_matrix, color_matrix
 from keras_attngan.augment.config import ADAPTIVE, check_ada
 from keras_attngan.augment.warp import matmul, rotate2d_angle, rotate2d_quarter, scale2d, translate2d, warp
+from keras_attngan.registry import AUGMENTATIONS
+from keras_attngan.replicas import global_mean
 
 # bgc strengths (stylegan2-ada-pytorch AugmentPipe defaults)
 XINT_MAX = 0.125
@@ -86,10 +88,11 @@ def geometric_matrix(params, height, width):
     return g
 
 
-def _fold(seed, i):
-    return tf.random.experimental.stateless_fold_in(rng.as_seed(seed), i, alg=rng.ALG)
+def _check(cfg):
+    check_ada(cfg.p, cfg.target, cfg.speed_kimg, cfg.interval)
 
 
+@AUGMENTATIONS.register("ada", config=dict(p=ADAPTIVE, target=0.6, speed_kimg=500.0, interval=4), validate=_check)
 class ADA(Augment):
     """``augment.name='ada'``: the bgc pipeline with a fixed (``p`` in [0, 1]) or adaptive (``p=-1``) p.
 
@@ -106,6 +109,13 @@ class ADA(Augment):
         self.target, self.speed_kimg, self.interval = float(target), float(speed_kimg), int(interval)
         self.p = keras.Variable(0.0 if self.fixed_p is None else self.fixed_p, dtype="float32", trainable=False,
                                 aggregation="mean", name="augment_p")
+        # Adaptive p: the sum of E[sign(D(real))] since p was last adjusted.
+        self.sign_sum = (keras.Variable(0.0, dtype="float32", trainable=False, aggregation="mean",
+                                        name="ada_sign_sum") if self.adaptive else None)
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(p=cfg.p, target=cfg.target, speed_kimg=cfg.speed_kimg, interval=cfg.interval)
 
     @property
     def is_identity(self):
@@ -120,7 +130,11 @@ class ADA(Augment):
                 "speed_kimg": self.speed_kimg, "interval": self.interval}
 
     def state_variables(self):
-        return [self.p]
+        # The names earlier checkpoints hold (p under its index, the sum under the trainer's old name).
+        named = {"0.augment_p": self.p}
+        if self.adaptive:
+            named["sign_sum"] = self.sign_sum
+        return named
 
     def update(self, mean_sign, batch_size):
         """Every ``interval`` steps: adapts p from r_t = E[sign(D(real))] over them (global batch of
@@ -132,11 +146,15 @@ class ADA(Augment):
         self.p.assign(p)
         return p
 
-    def accumulate(self, sign_sum, mean_sign, step, batch_size):
-        """The training step's in-graph form of :meth:`update` (Sec. 3): adds this step's global
-        E[sign(D(real))] to the ``sign_sum`` variable and, every ``interval`` steps (by the step counter
+    def observe(self, real_logits, step, global_batch):
+        """The training step's in-graph form of :meth:`update` (Sec. 3): adds this step's E[sign(D(real))]
+        over the global batch to :attr:`sign_sum` and, every ``interval`` steps (by the step counter
         ``step``, before its increment), adjusts p from the interval's mean and resets the sum. Both are
         written every step (unchanged between adjustments), so no host-side flag or tf.cond is needed."""
+        if not self.adaptive:
+            return
+        mean_sign = global_mean(tf.reduce_mean(tf.sign(tf.cast(real_logits, tf.float32))))
+        sign_sum, batch_size = self.sign_sum, global_batch
         total = sign_sum + mean_sign
         due = tf.equal((step + 1) % self.interval, 0)
         new_p = adjust_p(self.p, total / self.interval, batch_size, self.interval, self.target, self.speed_kimg)
@@ -151,9 +169,9 @@ class ADA(Augment):
         rotations); reads p as a tensor."""
         p = tf.convert_to_tensor(self.p)
         p_rot = 1.0 - tf.sqrt(tf.clip_by_value(1.0 - p, 0.0, 1.0))
-        gate = rng.batch_uniform([batch, 13], _fold(seed, 0))
-        u = rng.batch_uniform([batch, 8], _fold(seed, 1))
-        n = rng.batch_normal([batch, 7], _fold(seed, 2))
+        gate = rng.batch_uniform([batch, 13], rng.fold(seed, 0))
+        u = rng.batch_uniform([batch, 8], rng.fold(seed, 1))
+        n = rng.batch_normal([batch, 7], rng.fold(seed, 2))
 
         def gated(j, value, identity, prob=p):
             on = gate[:, j] < prob

@@ -10,13 +10,15 @@ An augmentation is split in two so that it fits the training step:
   ImageProjectiveTransform), differentiable w.r.t. ``images`` and XLA-compilable on CPU and GPU.
 - ``apply_geometric(feature_map, params) -> feature_map``: only the geometric part of the same transform,
   at the map's own size and for any number of channels (GGDR, Lee et al. 2022, Sec. 2.4 of
-  ../shared/seed-methods.md): G's feature maps must move with the augmented fake image.
+  docs/methods.md): G's feature maps must move with the augmented fake image.
 
 Params do not depend on the image size: sizes are taken from the tensor being transformed, so one draw
 serves the image and every feature map.
 """
 
 import tensorflow as tf
+
+from keras_attngan.registry import AUGMENTATIONS
 
 
 class Augment:
@@ -47,20 +49,19 @@ class Augment:
 
     # ------------------------------------------------------------------ state (ADA's p)
     def state_variables(self):
-        """Variables to checkpoint with the run."""
-        return []
+        """{name: variable} to checkpoint with the run (saved as ``augment.<name>``)."""
+        return {}
 
     @property
     def adaptive(self):
-        """True when the trainer should call :meth:`update` every :attr:`interval` steps."""
+        """True when :meth:`observe` adapts the strength (ADA with p=-1)."""
         return False
 
-    interval = 0
-
-    def update(self, mean_sign, batch_size):
-        """Adapts the strength from E[sign(D(real))] over the last ``interval`` steps; a no-op here."""
-        del mean_sign, batch_size
-        return None
+    def observe(self, real_logits, step, global_batch):
+        """Called by the D step with D's logits of this replica's augmented reals, the step counter (before
+        its increment) and the global batch size, in replica context: an adaptive augmentation updates its
+        state here (ADA's p from E[sign(D(x))]); a no-op by default."""
+        del real_logits, step, global_batch
 
     def log_values(self):
         """Scalars worth logging each tick, e.g. {'augment_p': p}."""
@@ -74,6 +75,7 @@ class Augment:
         return f"{type(self).__name__}({args})"
 
 
+@AUGMENTATIONS.register("none", order=-1)
 class Identity(Augment):
     """``augment.name='none'``: D sees the images as they are."""
 

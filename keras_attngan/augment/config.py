@@ -10,31 +10,32 @@ the D step, fakes in the G step, R1's reals, ADA's statistic): see :mod:`keras_a
     augment.speed_kimg  ADA: p can go from 0 to 1 in this many thousand images (500)
     augment.interval    ADA: p is adjusted every this many steps (4)
 
-Every check raises a one-line ``ValueError`` naming the field and the allowed values.
+Each augmentation registers itself in :data:`keras_attngan.registry.AUGMENTATIONS` where it is defined,
+with the defaults of the fields it reads and their check; this module assembles the section from them and
+dispatches the check to the named one. Every check raises a one-line ``ValueError`` naming the field and
+the allowed values.
 """
 
 import ml_collections
 
-NAMES = ("none", "diffaugment", "ada", "simclr", "simclr_hq", "simclr_hq_cutout")  # simclr*: ContraD's T
+from keras_attngan.registry import AUGMENTATIONS
+
 POLICY_OPS = ("color", "translation", "cutout")
 ADAPTIVE = -1.0
 
 
 def default_augment_config():
-    """No augmentation; the other fields hold the papers' defaults for when a name is set."""
+    """No augmentation; the other fields hold each augmentation's defaults (the papers') for when it is named."""
     c = ml_collections.ConfigDict()
-    c.name = "none"                 # none | diffaugment | ada
-    c.policy = "color,translation,cutout"  # diffaugment: Zhao et al. 2020's policy for limited data
-    c.p = ADAPTIVE                  # ada: -1 adaptive (from 0), or a fixed p in [0, 1]
-    c.target = 0.6                  # ada, adaptive p: target of E[sign(D(real))]; 0 with a fixed p
-    c.speed_kimg = 500.0            # ada: kimg for p to go from 0 to 1 at most
-    c.interval = 4                  # ada: steps between adjustments of p
+    c.name = "none"
+    for entry in AUGMENTATIONS.entries():
+        for key, value in (entry.config or {}).items():
+            c[key] = value
     return c
 
 
 def check_name(name, field="augment.name"):
-    if name not in NAMES:
-        raise ValueError(f"{field}={name!r} is not one of: {', '.join(NAMES)}")
+    AUGMENTATIONS.entry(name, field)
     return name
 
 
@@ -69,10 +70,22 @@ def check_ada(p, target, speed_kimg, interval, prefix="augment."):
 
 
 def validate_augment_config(cfg):
-    """Checks an ``augment`` ConfigDict (see :func:`default_augment_config`); returns it."""
-    check_name(cfg.name)
-    if cfg.name == "diffaugment":
-        parse_policy(cfg.policy)
-    if cfg.name == "ada":
-        check_ada(cfg.p, cfg.target, cfg.speed_kimg, cfg.interval)
+    """Checks an ``augment`` ConfigDict (see :func:`default_augment_config`) with the check the named
+    augmentation registered; returns it."""
+    entry = AUGMENTATIONS.entry(cfg.name, "augment.name")
+    if entry.validate is not None:
+        entry.validate(cfg)
     return cfg
+
+
+def build(cfg):
+    """The augmentation an ``augment`` ConfigDict describes: the named class's ``from_config`` (its
+    constructor checks its arguments, naming the ``augment.*`` field)."""
+    obj = AUGMENTATIONS.get(cfg.name, "augment.name")
+    return obj.from_config(cfg) if hasattr(obj, "from_config") else obj()
+
+
+def get(name, **kwargs):
+    """The augmentation ``name`` built with ``kwargs`` (its constructor's arguments). Build ADA inside
+    ``strategy.scope()``: it owns a variable."""
+    return AUGMENTATIONS.get(name, "augment.name")(**kwargs)

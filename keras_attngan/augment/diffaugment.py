@@ -22,13 +22,10 @@ import tensorflow as tf
 from keras_attngan import rng
 from keras_attngan.augment.base import Augment, compute_dtype
 from keras_attngan.augment.config import parse_policy
+from keras_attngan.registry import AUGMENTATIONS
 
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
-
-
-def _fold(seed, i):
-    return tf.random.experimental.stateless_fold_in(rng.as_seed(seed), i, alg=rng.ALG)
 
 
 def _per_sample(v):
@@ -101,6 +98,8 @@ def cutout(x, u):
     return tf.where(rows & cols, tf.zeros_like(x), x)
 
 
+@AUGMENTATIONS.register("diffaugment", config=dict(policy="color,translation,cutout"),
+                         validate=lambda cfg: parse_policy(cfg.policy))
 class DiffAugment(Augment):
     """``augment.name='diffaugment'`` with ``augment.policy``; an empty policy is the identity."""
 
@@ -108,6 +107,10 @@ class DiffAugment(Augment):
 
     def __init__(self, policy="color,translation,cutout"):
         self.policy = parse_policy(policy)
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(policy=cfg.policy)
 
     @property
     def is_identity(self):
@@ -119,7 +122,7 @@ class DiffAugment(Augment):
     def draw(self, batch, seed):
         params = {}
         for i, op in enumerate(self.policy):
-            s = _fold(seed, i)
+            s = rng.fold(seed, i)
             if op == "color":
                 u = rng.batch_uniform([batch, 3], s)
                 params.update(brightness=u[:, 0] - 0.5, saturation=u[:, 1] * 2.0, contrast=u[:, 2] + 0.5)

@@ -1,7 +1,7 @@
 """The SimCLR augmentation T of ContraD: ``simclr``, ``simclr_hq`` (+ blur), ``simclr_hq_cutout`` (+ cutout).
 
 Jeong & Shin 2021, "Training GANs with Stronger Augmentations via Contrastive Discriminator" (ICLR), Sec. 3
-and jh-jeong/ContraD ``augment/`` (../shared/seed-methods.md Sec. 1.1), after Chen et al. 2020 (SimCLR).
+and jh-jeong/ContraD ``augment/`` (docs/methods.md, ContraD), after Chen et al. 2020 (SimCLR).
 The reference works on images in [0, 1]; this one takes and returns [-1, 1] and converts in between. In
 order, every draw per sample unless said otherwise:
 
@@ -35,6 +35,7 @@ import tensorflow as tf
 from keras_attngan import rng
 from keras_attngan.augment.base import Augment, compute_dtype
 from keras_attngan.augment.warp import matrix, warp
+from keras_attngan.registry import AUGMENTATIONS
 
 SCALE = (0.2, 1.0)
 LOG_RATIO = (math.log(3 / 4), math.log(4 / 3))
@@ -42,10 +43,6 @@ CROP_CANDIDATES = 10
 JITTER_P, JITTER = 0.8, (0.4, 0.4, 0.4, 0.1)  # brightness, contrast, saturation, hue
 GRAY_P, BLUR_P, BLUR_SIGMA, CUTOUT_P = 0.2, 0.5, (0.1, 2.0), 0.5
 LUMA = (0.299, 0.587, 0.114)
-
-
-def _fold(seed, i):
-    return tf.random.experimental.stateless_fold_in(rng.as_seed(seed), i, alg=rng.ALG)
 
 
 def _per_sample(v):
@@ -125,8 +122,8 @@ class SimCLR(Augment):
     def draw(self, batch, seed):
         """Per-sample params ([B] float32 each); the per-batch ones (jitter order, blur sigma) are one
         stateless draw from ``seed`` alone, the same on every replica, broadcast to [B]."""
-        u = rng.batch_uniform([batch, 12], _fold(seed, 0))
-        cand = rng.batch_uniform([batch, 2, CROP_CANDIDATES], _fold(seed, 1))
+        u = rng.batch_uniform([batch, 12], rng.fold(seed, 0))
+        cand = rng.batch_uniform([batch, 2, CROP_CANDIDATES], rng.fold(seed, 1))
         area = SCALE[0] + (SCALE[1] - SCALE[0]) * cand[:, 0]
         ratio = tf.exp(LOG_RATIO[0] + (LOG_RATIO[1] - LOG_RATIO[0]) * cand[:, 1])
         w, h = tf.sqrt(area * ratio), tf.sqrt(area / ratio)
@@ -140,7 +137,7 @@ class SimCLR(Augment):
         def factor(j, strength):  # U(1 - s, 1 + s), or 1 when the jitter is off for this sample
             return 1.0 + jitter * strength * (2 * u[:, j] - 1)
 
-        batch_u = tf.random.stateless_uniform([2], rng.as_seed(_fold(seed, 2)), alg=rng.ALG)
+        batch_u = tf.random.stateless_uniform([2], rng.as_seed(rng.fold(seed, 2)), alg=rng.ALG)
         fill = lambda v: tf.fill([batch], v)  # noqa: E731
         return {
             "crop_w": w, "crop_h": h, "crop_tx": (2 * u[:, 0] - 1) * (1 - w), "crop_ty": (2 * u[:, 1] - 1) * (1 - h),
@@ -151,7 +148,7 @@ class SimCLR(Augment):
             "blur": tf.cast(u[:, 9] < BLUR_P, tf.float32),
             "blur_sigma": fill(BLUR_SIGMA[0] + (BLUR_SIGMA[1] - BLUR_SIGMA[0]) * batch_u[1]),
             "cutout": tf.cast(u[:, 10] < CUTOUT_P, tf.float32), "cutout_x": u[:, 11],
-            "cutout_y": rng.batch_uniform([batch], _fold(seed, 3)),
+            "cutout_y": rng.batch_uniform([batch], rng.fold(seed, 3)),
         }
 
     def apply(self, images, params):
@@ -181,3 +178,9 @@ class SimCLR(Augment):
 
     def get_config(self):
         return {"name": self.name}
+
+
+# ContraD's T (contrad.augment); usable as augment.name too.
+AUGMENTATIONS.register("simclr", order=1)(SimCLR)
+AUGMENTATIONS.register("simclr_hq", order=1)(lambda: SimCLR(blur=True))
+AUGMENTATIONS.register("simclr_hq_cutout", order=1)(lambda: SimCLR(blur=True, cutout=True))

@@ -14,7 +14,9 @@ import zlib
 
 import numpy as np
 
-from keras_attngan.data.sources import FASHION_MNIST_DIR, DataError, SourceSpec
+from keras_attngan.data.sources import (FASHION_MNIST_DIR, DataError, SourceKind, SourceSpec, parse_fashion_mnist,
+                                        parse_npz)
+from keras_attngan.registry import DATA_SOURCES
 
 IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned byte data, 3 dimensions
 IDX_HEADER_BYTES = 16
@@ -205,10 +207,55 @@ def load_embedded() -> np.ndarray:
 
 def load_array_source(spec: SourceSpec) -> np.ndarray:
     """Reads any in-memory source (embedded, fashion_mnist, npz) into uint8 [N, H, W, C]."""
-    if spec.kind == "embedded":
+    kind = spec.reader
+    if not kind.in_memory:
+        raise ValueError(f"load_array_source: {spec.kind!r} is not an in-memory source")
+    return kind.load_array(spec)
+
+
+class ArrayKind(SourceKind):
+    """A source read whole into one uint8 array."""
+
+    in_memory = True
+
+    def count(self, spec, tfds_data_dir=None):
+        return len(self.load_array(spec))
+
+
+@DATA_SOURCES.register("embedded")
+class EmbeddedKind(ArrayKind):
+    """``embedded``: the 5,000 Fashion-MNIST images shipped in the package."""
+
+    bare = True
+
+    def parse(self, raw, rest):
+        if rest:
+            raise DataError(f"source {raw!r}: 'embedded' takes no argument; use data.source=embedded")
+        return SourceSpec("embedded", raw)
+
+    def load_array(self, spec):
         return load_embedded()
-    if spec.kind == "fashion_mnist":
+
+
+@DATA_SOURCES.register("fashion_mnist")
+class FashionMNISTKind(ArrayKind):
+    """``fashion_mnist[:split]`` / ``fashion_mnist:/dir[:split]``: Fashion-MNIST idx files."""
+
+    bare = True
+
+    def parse(self, raw, rest):
+        return parse_fashion_mnist(raw, rest)
+
+    def load_array(self, spec):
         return load_fashion_mnist(spec.path, spec.split)
-    if spec.kind == "npz":
+
+
+@DATA_SOURCES.register("npz")
+class NpzKind(ArrayKind):
+    """``npz:<path>`` (or a path ending in .npz): a uint8 array."""
+
+    def parse(self, raw, rest):
+        return parse_npz(raw, rest)
+
+    def load_array(self, spec):
         return load_npz(spec.path)
-    raise ValueError(f"load_array_source: {spec.kind!r} is not an in-memory source")

@@ -17,7 +17,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_attngan.data.sources import DataError
+from keras_attngan.data.sources import DataError, SourceKind, parse_folder
+from keras_attngan.registry import DATA_SOURCES
 from keras_attngan.utils.console import warn
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -124,3 +125,18 @@ def checked_image_files(root: str, subset: int = 0, skip_bad: bool = False) -> l
         # Here, once per call (= once per dataset build), never per file or per epoch.
         warn(f"skipped {len(bad_names)} unreadable images under {root} (first: {bad_names[0]})")
     return good
+
+
+@DATA_SOURCES.register("folder")
+class FolderKind(SourceKind):
+    """``folder:<path>`` (or an existing directory): png/jpg/jpeg files found recursively, decoded per read."""
+
+    def parse(self, raw, rest):
+        return parse_folder(raw, rest)
+
+    def open(self, spec, *, subset, skip_bad, shuffle, seed, tfds_data_dir):
+        paths = checked_image_files(spec.path, subset=subset, skip_bad=skip_bad)
+        return tf.data.Dataset.from_tensor_slices(tf.constant(paths)), decode_image_file, len(paths)
+
+    def count(self, spec, tfds_data_dir=None):
+        return len(list_image_files(spec.path))

@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from keras_attngan.data import arrays, folder, tfds_source
-from keras_attngan.data.sources import DataError, SourceSpec, parse_source
+from keras_attngan.data import arrays
+from keras_attngan.data.sources import DataError, SourceSpec, check_subset, parse_source
 from keras_attngan.utils.console import warn
 
 DEFAULT_SOURCE = "embedded"
 FITS = ("resize", "pad")
-_TFDS_SHUFFLE_BUFFER = 10_000  # tfds elements are decoded images, so the buffer is bounded
 _MAX_EMBEDDED_BYTES = 1 << 30  # arrays above this go through a generator instead of a constant
 FEW_BATCHES = 10  # a repeated source with fewer images than this many batches gets a warning (check_count)
 
@@ -111,12 +110,6 @@ def prepare_image(image: tf.Tensor, resolution: int, channels: int, fit: str) ->
     return tf.clip_by_value(x / 127.5 - 1.0, -1.0, 1.0)  # clip guards against resize overshoot/rounding
 
 
-def _check_subset(subset: int, total: int | None, spec: SourceSpec) -> None:
-    """Raises if subset asks for more images than the source has (unknown totals pass)."""
-    if subset and total is not None and subset > total:
-        raise DataError(f"subset={subset} is larger than the {total} images of {spec.raw!r}; lower data.subset")
-
-
 def _array_dataset(images: np.ndarray) -> tf.data.Dataset:
     """Dataset of the rows of a uint8 array; a generator for arrays too big to embed as one tensor."""
     if images.nbytes < _MAX_EMBEDDED_BYTES:
@@ -131,27 +124,17 @@ def open_items(spec: SourceSpec, *, subset: int, skip_bad: bool, shuffle: bool, 
     """Opens a source as (dataset of small items, decode fn item -> uint8 image, item count or None).
 
     Items are uint8 images for array and tfds sources and file names for folders, so shuffling and
-    repeating them before decoding stays cheap.
+    repeating them before decoding stays cheap. Arrays are handled here; other kinds open themselves
+    (:class:`~keras_attngan.data.sources.SourceKind`).
     """
-    if spec.in_memory:
-        images = arrays.load_array_source(spec)
-        _check_subset(subset, len(images), spec)
+    kind = spec.reader
+    if kind.in_memory:
+        images = kind.load_array(spec)
+        check_subset(subset, len(images), spec)
         images = images[:subset] if subset else images
         # uint8 in the dataset; the float conversion happens per element, keeping memory at 1 byte/pixel.
         return _array_dataset(images), (lambda x: x), len(images)
-    if spec.kind == "folder":
-        paths = folder.checked_image_files(spec.path, subset=subset, skip_bad=skip_bad)
-        return tf.data.Dataset.from_tensor_slices(tf.constant(paths)), folder.decode_image_file, len(paths)
-    if spec.kind == "tfds":
-        # Without a subset, shuffling files adds variety; with one, files keep order so "first N" is stable.
-        ds, count, _ = tfds_source.open_tfds(
-            spec, shuffle_files=shuffle and not subset, seed=seed, tfds_data_dir=tfds_data_dir
-        )
-        if subset:
-            _check_subset(subset, count, spec)
-            ds, count = ds.take(subset), subset
-        return ds, (lambda x: x), count
-    raise DataError(f"source {spec.raw!r}: unsupported kind {spec.kind!r}")
+    return kind.open(spec, subset=subset, skip_bad=skip_bad, shuffle=shuffle, seed=seed, tfds_data_dir=tfds_data_dir)
 
 
 def check_count(
@@ -216,7 +199,8 @@ def build_dataset(
     )
     check_count(count, batch_size, spec, subset=subset, repeat=repeat, drop_remainder=drop_remainder)
     if shuffle:
-        buffer = count if spec.kind != "tfds" else min(count or _TFDS_SHUFFLE_BUFFER, _TFDS_SHUFFLE_BUFFER)
+        cap = spec.reader.shuffle_buffer_max
+        buffer = count if cap is None else min(count or cap, cap)
         items = items.shuffle(max(1, buffer), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         items = items.repeat()
@@ -240,13 +224,8 @@ def count_images(source: str, subset: int = 0, *, tfds_data_dir: str | None = No
     """
     check_options(8, 1, 1, "resize", subset)
     spec = parse_source(source)
-    if spec.in_memory:
-        total = len(arrays.load_array_source(spec))
-    elif spec.kind == "folder":
-        total = len(folder.list_image_files(spec.path))
-    else:
-        total = tfds_source.open_tfds(spec, shuffle_files=False, seed=0, tfds_data_dir=tfds_data_dir)[1]
-    _check_subset(subset, total, spec)
+    total = spec.reader.count(spec, tfds_data_dir)
+    check_subset(subset, total, spec)
     return subset or total
 
 
@@ -276,7 +255,7 @@ def load_array(
             )
         check_options(8, 1, 1, "resize", subset)
         images = arrays.load_array_source(spec)
-        _check_subset(subset, len(images), spec)
+        check_subset(subset, len(images), spec)
         return images[:subset] if subset else images
     if channels is None:
         native = arrays.load_array_source(spec).shape[-1] if spec.in_memory else 3

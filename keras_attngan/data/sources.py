@@ -1,6 +1,9 @@
-"""Parsing of data source strings: the one place that knows which forms exist.
+"""Parsing of data source strings, and the interface of a kind of source.
 
-A source string names where training images come from. Accepted forms:
+Each kind registers a :class:`SourceKind` in :data:`keras_attngan.registry.DATA_SOURCES` under its prefix
+where it is read (``arrays``: embedded, fashion_mnist, npz; ``folder``; ``tfds_source``); ``<kind>:<rest>``
+goes to that kind's ``parse``, and bare paths are recognised here. A source string names where training
+images come from. Accepted forms:
 
   embedded                         5,000 Fashion-MNIST images shipped in the package (default)
   fashion_mnist[:train|test|all]   Debian's idx files in /usr/share/datasets/fashion-mnist
@@ -15,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+
+from keras_attngan.registry import DATA_SOURCES
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_SPLITS = ("train", "test", "all")
@@ -53,7 +58,38 @@ class SourceSpec:
     @property
     def in_memory(self) -> bool:
         """True for sources that are read into one numpy array (cheap to count and to load whole)."""
-        return self.kind in ("embedded", "fashion_mnist", "npz")
+        return DATA_SOURCES.get(self.kind).in_memory
+
+    @property
+    def reader(self) -> "SourceKind":
+        """The registered kind that reads this source."""
+        return DATA_SOURCES.get(self.kind)()
+
+
+class SourceKind:
+    """What the input pipeline asks of a kind of source (one registered instance per kind).
+
+    In-memory kinds implement ``load_array``; the others ``open`` (items, decode fn, count) and ``count``."""
+
+    in_memory = False
+    bare = False  # accepts the bare prefix without ":<rest>" (embedded, fashion_mnist)
+    shuffle_buffer_max = None  # cap of the shuffle buffer (tfds elements are decoded images); None: all items
+
+    def parse(self, raw: str, rest: str) -> SourceSpec:
+        """The spec of ``<prefix>:<rest>`` (``rest`` without the prefix)."""
+        raise NotImplementedError
+
+    def load_array(self, spec: SourceSpec):
+        """In-memory kinds: uint8 [N, H, W, C]."""
+        raise NotImplementedError
+
+    def open(self, spec: SourceSpec, *, subset: int, skip_bad: bool, shuffle: bool, seed: int, tfds_data_dir):
+        """Other kinds: (dataset of small items, decode fn item -> uint8 image, item count or None)."""
+        raise NotImplementedError
+
+    def count(self, spec: SourceSpec, tfds_data_dir=None):
+        """Number of images (None when unknown), cheaply."""
+        raise NotImplementedError
 
 
 def _expand(path: str) -> str:
@@ -61,7 +97,7 @@ def _expand(path: str) -> str:
     return os.path.expandvars(os.path.expanduser(path))
 
 
-def _parse_fashion_mnist(raw: str, rest: str) -> SourceSpec:
+def parse_fashion_mnist(raw: str, rest: str) -> SourceSpec:
     """Parses the part after "fashion_mnist:" into a directory and a split."""
     if not rest:
         return SourceSpec("fashion_mnist", raw, path=FASHION_MNIST_DIR, split="train")
@@ -109,30 +145,11 @@ def parse_source(source: str) -> SourceSpec:
         raise DataError(f"data source {source!r} is empty or not a string; accepted forms: {ACCEPTED_FORMS}")
     raw = source.strip()
     prefix, sep, rest = raw.partition(":")
-    if raw == "embedded":
-        return SourceSpec("embedded", raw)
-    if prefix == "fashion_mnist":
-        return _parse_fashion_mnist(raw, rest.strip() if sep else "")
-    if prefix == "tfds" and sep:
-        name, _, split = rest.partition(":")
-        if not name:
-            raise DataError(f"source {raw!r}: missing dataset name; use tfds:<name>[:<split>], e.g. tfds:mnist:train")
-        return SourceSpec("tfds", raw, name=name.strip(), split=split.strip() or "train")
-    if prefix == "folder" and sep:
-        path = _expand(rest)
-        if not os.path.isdir(path):
-            raise DataError(f"source {raw!r}: folder {path} does not exist or is not a directory; fix the path")
-        return SourceSpec("folder", raw, path=path)
-    if prefix == "npz" and sep:
-        path = _expand(rest)
-        if not os.path.isfile(path):
-            raise DataError(f"source {raw!r}: npz file {path} does not exist; fix the path")
-        return SourceSpec("npz", raw, path=path)
+    if prefix in DATA_SOURCES and (sep or DATA_SOURCES.get(prefix).bare):
+        return DATA_SOURCES.get(prefix)().parse(raw, rest.strip() if sep else "")
     path = _expand(raw)
     if raw.lower().endswith(".npz"):
-        if not os.path.isfile(path):
-            raise DataError(f"source {raw!r}: npz file {path} does not exist; fix the path")
-        return SourceSpec("npz", raw, path=path)
+        return parse_npz(raw, raw)
     if os.path.isdir(path):
         return SourceSpec("folder", raw, path=path)
     if os.path.exists(path):
@@ -140,3 +157,23 @@ def parse_source(source: str) -> SourceSpec:
     if _looks_like_path(raw):
         raise DataError(f"source {raw!r}: path {path} does not exist; fix the path (accepted forms: {ACCEPTED_FORMS})")
     raise DataError(f"unknown data source {raw!r}; accepted forms: {ACCEPTED_FORMS}")
+
+
+def parse_folder(raw: str, rest: str) -> SourceSpec:
+    path = _expand(rest)
+    if not os.path.isdir(path):
+        raise DataError(f"source {raw!r}: folder {path} does not exist or is not a directory; fix the path")
+    return SourceSpec("folder", raw, path=path)
+
+
+def parse_npz(raw: str, rest: str) -> SourceSpec:
+    path = _expand(rest)
+    if not os.path.isfile(path):
+        raise DataError(f"source {raw!r}: npz file {path} does not exist; fix the path")
+    return SourceSpec("npz", raw, path=path)
+
+
+def check_subset(subset: int, total: int | None, spec: SourceSpec) -> None:
+    """Raises if subset asks for more images than the source has (unknown totals pass)."""
+    if subset and total is not None and subset > total:
+        raise DataError(f"subset={subset} is larger than the {total} images of {spec.raw!r}; lower data.subset")

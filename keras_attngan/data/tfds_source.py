@@ -12,7 +12,8 @@ import re
 
 import tensorflow as tf
 
-from keras_attngan.data.sources import DataError, SourceSpec
+from keras_attngan.data.sources import DataError, SourceKind, SourceSpec, check_subset
+from keras_attngan.registry import DATA_SOURCES
 
 
 def _data_dir(tfds_data_dir: str | None) -> str | None:
@@ -89,3 +90,27 @@ def open_tfds(
     shape = ds.element_spec.shape
     channels = shape[-1] if shape.rank == 3 else None
     return ds, count, channels
+
+
+@DATA_SOURCES.register("tfds")
+class TFDSKind(SourceKind):
+    """``tfds:<name>[:<split>]``: a prepared tensorflow-datasets image dataset (feature "image")."""
+
+    shuffle_buffer_max = 10_000  # elements are decoded images, so the buffer is bounded
+
+    def parse(self, raw, rest):
+        name, _, split = rest.partition(":")
+        if not name:
+            raise DataError(f"source {raw!r}: missing dataset name; use tfds:<name>[:<split>], e.g. tfds:mnist:train")
+        return SourceSpec("tfds", raw, name=name.strip(), split=split.strip() or "train")
+
+    def open(self, spec, *, subset, skip_bad, shuffle, seed, tfds_data_dir):
+        # Without a subset, shuffling files adds variety; with one, files keep order so "first N" is stable.
+        ds, count, _ = open_tfds(spec, shuffle_files=shuffle and not subset, seed=seed, tfds_data_dir=tfds_data_dir)
+        if subset:
+            check_subset(subset, count, spec)
+            ds, count = ds.take(subset), subset
+        return ds, (lambda x: x), count
+
+    def count(self, spec, tfds_data_dir=None):
+        return open_tfds(spec, shuffle_files=False, seed=0, tfds_data_dir=tfds_data_dir)[1]

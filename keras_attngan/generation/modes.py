@@ -9,7 +9,7 @@ import io
 import numpy as np
 import tensorflow as tf
 
-from keras_attngan.metrics.ppl import lerp, slerp
+from keras_attngan.utils.interpolation import lerp, slerp
 from keras_attngan.utils.images import make_grid
 
 

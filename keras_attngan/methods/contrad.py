@@ -1,6 +1,6 @@
 """ContraD: contrastive learning for the discriminator (Jeong & Shin 2021, "Training GANs with Stronger
 Augmentations via Contrastive Discriminator", ICLR; jh-jeong/ContraD ``training/gan/contrad.py``,
-``training/criterion.py``; ../shared/seed-methods.md Sec. 1).
+``training/criterion.py``; docs/methods.md, ContraD).
 
 D's encoder is its penultimate feature (the flattened 4x4 conv output after minibatch-stddev). Three heads
 on it are added to D (:meth:`Discriminator.add_head`, so they are D's weights: optimizer, checkpoint):
@@ -14,10 +14,20 @@ LeakyReLU(0.1) -> Linear to 1), the "actual" discriminator. With T the SimCLR au
     L_dis  = loss.name's D loss on h_d(sg(v_r1)), h_d(sg(v_f))   (only h_d learns from it, Eq. 6)
     L_G    = loss.name's G loss on h_d(D(T(G(z))))   (through the encoder, Eq. 8)
 
-The term sets ``adversarial = False``: it replaces the loss on D's own logits (D's ``fc``/``out`` layers
-are unused), draws T's parameters in its ``draw`` hook and runs D itself. R1 (``train.r1_gamma`` > 0)
-is taken on the critic h_d(D(T(x))) through the whole D (no stop-gradient), as the reference's StyleGAN2
-runs. Under ``tf.distribute`` the contrastive losses see the global batch (``ctx.gather``).
+The term's ``adversarial`` hook replaces the loss on D's own logits (D's ``fc``/``out`` layers are
+unused); it draws T's parameters in its ``draw`` hook and calls D through the step's ``ctx.run_D`` on the
+views (un-augmented by the step: T is its augmentation). As the authors' code:
+
+- R1 (``train.r1_gamma`` > 0) is taken on the critic h_d(D(v)) with respect to the view v = T(x) of the
+  reals, detached (their ``train_stylegan2.py``), through the whole D;
+
+One departure, kept on purpose: minibatch-stddev groups are contiguous here (samples m*G ... m*G + G - 1,
+so they stay within a replica and a step under ``tf.distribute`` equals the single-device step), while the
+authors' StyleGAN2 strides them (sample i with i + 3N/G, ...). In the one pass on [v_r1; v_r2; v_f] their
+groups therefore mix real and fake views, these do not (each group holds views of one kind). A strided
+order depends on the per-replica batch, so it cannot be had without giving up that equality.
+
+Under ``tf.distribute`` the contrastive losses see the global batch (``ctx.gather``).
 """
 
 import keras
@@ -25,8 +35,9 @@ import tensorflow as tf
 
 from keras_attngan import augment as augment_lib
 from keras_attngan import losses
-from keras_attngan.networks.synthesis import fold_seed
-from keras_attngan.training.objectives import ObjectiveTerm
+from keras_attngan.methods.base import Adversarial, ObjectiveTerm
+from keras_attngan.registry import METHODS
+from keras_attngan.rng import fold
 
 MASK = -5e4  # the reference's diagonal fill: a self-similarity never wins the softmax
 VIEWS = ("real1", "real2", "fake")
@@ -68,85 +79,6 @@ def mlp_head(hidden, out, name):
                              keras.layers.Dense(out, name="fc2")], name=name)
 
 
-class ContraD(ObjectiveTerm):
-    """The ContraD objective as a term replacing the adversarial loss; see the module docstring."""
-
-    name = "contrad"
-    adversarial = False
-
-    def __init__(self, temperature=0.1, lambda_con=1.0, augment="simclr", proj_dim=128, hidden=512, loss="ns"):
-        self.temperature, self.lambda_con = float(temperature), float(lambda_con)
-        self.proj_dim, self.hidden = int(proj_dim), int(hidden)
-        self.T = augment_lib.get(augment)
-        self.pair = losses.get(loss)
-
-    @classmethod
-    def from_config(cls, config):
-        c = config.contrad
-        return cls(c.temperature, c.lambda_con, c.augment, c.proj_dim, c.hidden, config.loss.name)
-
-    def build(self, trainer):
-        D = trainer.discriminator
-        dim = D.fc.weights[0].shape[0]  # the penultimate feature's size, the fc layer's input
-        # h_r, h_f (projections) and h_d (the discriminator), named for their role in D's weight paths.
-        for head, out in (("contrad_real", self.proj_dim), ("contrad_fake", self.proj_dim), ("contrad_dis", 1)):
-            D.add_head(head, mlp_head(self.hidden, out, head), (None, dim))
-        self._D = D  # the compiled forwards read D from here: a Keras model is no tf.function argument
-        jit = (lambda f: tf.function(f, jit_compile=True)) if trainer.xla else (lambda f: f)
-        self._d_forward, self._g_forward = jit(self._d_forward_impl), jit(self._g_forward_impl)
-
-    # ------------------------------------------------------------------ forward passes (XLA when on)
-    def draw(self, batch, seed):
-        """T's params of the three views, each its own per-sample draw (so a replica's rows are its
-        share of the global draw)."""
-        return {view: self.T.draw(batch, fold_seed(seed, i)) for i, view in enumerate(VIEWS)}
-
-    @staticmethod
-    def _features(D, images):
-        return D(images, outputs=("penultimate",))[1]["penultimate"]
-
-    @staticmethod
-    def _head(D, name, x, normalize=False):
-        y = tf.cast(D.heads[name](x), tf.float32)
-        return tf.math.l2_normalize(y, axis=1) if normalize else y
-
-    def critic(self, discriminator, images, random):
-        """h_d(D(T(x))) with the first real view's params, through the whole D (R1)."""
-        return self._head(discriminator, "contrad_dis",
-                          self._features(discriminator, self.T.apply(images, random["real1"])))
-
-    def _d_forward_impl(self, real, fake, random):
-        D, n = self._D, tf.shape(real)[0]
-        views = [self.T.apply(x, random[v]) for x, v in zip((real, real, fake), VIEWS)]
-        feats = self._features(D, tf.concat(views, axis=0))  # one pass on 3N images, as the reference
-        u = self._head(D, "contrad_real", feats[:2 * n], normalize=True)  # h_r of the fakes is never used
-        v = self._head(D, "contrad_fake", feats, normalize=True)
-        d = self._head(D, "contrad_dis", tf.stop_gradient(feats))  # L_dis trains h_d only (Eq. 6)
-        return u[:n], u[n:], v[:n], v[n:2 * n], v[2 * n:], d[:n], d[2 * n:]
-
-    def _g_forward_impl(self, fake, random):
-        D = self._D
-        return self._head(D, "contrad_dis", self._features(D, self.T.apply(fake, random["fake"])))
-
-    # ------------------------------------------------------------------ losses
-    def d_loss(self, ctx):
-        u1, u2, v1, v2, vf, d_real, d_fake = self._d_forward(ctx.real, ctx.fake, ctx.random[self.name])
-        g = ctx.gather  # global negatives under tf.distribute
-        con_real = nt_xent(g(u1), g(u2), self.temperature)
-        con_fake = supcon_fakes(g(v1), g(v2), g(vf), self.temperature)
-        dis = self.pair.d_loss(d_real, d_fake)  # per-sample: a per-replica mean like the adversarial loss
-        stats = {"d_loss": dis, "contrad_real": con_real, "contrad_fake": con_fake,
-                 "real_score": tf.reduce_mean(d_real), "fake_score": tf.reduce_mean(d_fake)}
-        return con_real + self.lambda_con * con_fake + dis, stats
-
-    def g_loss(self, ctx):
-        loss = self.pair.g_loss(None, self._g_forward(ctx.fake, ctx.random[self.name]))
-        return loss, {"g_loss": loss}
-
-    def stat_names(self):
-        return ("contrad_real", "contrad_fake")
-
-
 def check_config(config):
     """One-line errors for settings ContraD cannot run with."""
     c = config.contrad
@@ -168,3 +100,103 @@ def check_config(config):
     for name in ("proj_dim", "hidden"):
         if int(c[name]) < 1:
             raise ValueError(f"contrad.{name} must be a positive integer, got {c[name]}")
+
+
+class _HdAdversarial(Adversarial):
+    """ContraD's replacement of the adversarial objective: no loss on D's logits (the term's d_loss/g_loss
+    carry L_dis and L_G), R1 on h_d(D(v)) w.r.t. the detached real view v = T(x)."""
+
+    def __init__(self, term):
+        self.term = term
+
+    def draw_critic(self, batch, seed):
+        return self.term.draw(batch, seed)
+
+    def r1_inputs(self, real, random):
+        return tf.stop_gradient(self.term.T.apply(real, random["real1"]))
+
+    def critic(self, run_D, images, ref, random):
+        return self.term._head(self.term._features(run_D, images), "contrad_dis")
+
+
+@METHODS.register("contrad", section="contrad", validate=check_config, order=2,
+                  config=dict(enabled=False, temperature=0.1, lambda_con=1.0, augment="simclr", proj_dim=128,
+                              hidden=512))
+class ContraD(ObjectiveTerm):
+    """The ContraD objective as a term replacing the adversarial loss; see the module docstring.
+    Config: ``contrad.enabled``; L_dis is ``loss.name``'s pair and ``augment.name`` stays none (T is
+    ``contrad.augment``)."""
+
+    name = "contrad"
+
+    def __init__(self, temperature=0.1, lambda_con=1.0, augment="simclr", proj_dim=128, hidden=512, loss="ns"):
+        self.temperature, self.lambda_con = float(temperature), float(lambda_con)
+        self.proj_dim, self.hidden = int(proj_dim), int(hidden)
+        self.T = augment_lib.get(augment)
+        self.pair = losses.get(loss)
+
+    @classmethod
+    def from_config(cls, config):
+        """The term, or None when ``contrad.enabled`` is off."""
+        c = config.get("contrad")
+        if not (c and c.enabled):
+            return None
+        return cls(c.temperature, c.lambda_con, c.augment, c.proj_dim, c.hidden, config.loss.name)
+
+    def adversarial(self):
+        return _HdAdversarial(self)
+
+    def build(self, trainer):
+        D = trainer.discriminator
+        dim = D.fc.weights[0].shape[0]  # the penultimate feature's size, the fc layer's input
+        # h_r, h_f (projections) and h_d (the discriminator), named for their role in D's weight paths.
+        for head, out in (("contrad_real", self.proj_dim), ("contrad_fake", self.proj_dim), ("contrad_dis", 1)):
+            D.add_head(head, mlp_head(self.hidden, out, head), (None, dim))
+        self._D = D  # the heads are D's; D itself is called through the step's run_D
+        jit = (lambda f: tf.function(f, jit_compile=True)) if trainer.xla else (lambda f: f)
+        self._d_forward, self._g_forward = jit(self._d_forward_impl), jit(self._g_forward_impl)
+
+    # ------------------------------------------------------------------ forward passes (XLA when on)
+    def draw(self, batch, seed):
+        """T's params of the three views, each its own per-sample draw (so a replica's rows are its
+        share of the global draw)."""
+        return {view: self.T.draw(batch, fold(seed, i)) for i, view in enumerate(VIEWS)}
+
+    @staticmethod
+    def _features(run_D, images):
+        """D's encoder output (penultimate feature) of ``images`` as they are, through the step's run_D."""
+        return run_D(images, None, None, ("penultimate",))[1]["penultimate"]
+
+    def _head(self, x, name, normalize=False):
+        y = tf.cast(self._D.heads[name](x), tf.float32)
+        return tf.math.l2_normalize(y, axis=1) if normalize else y
+
+    def _d_forward_impl(self, run_D, real, fake, random):
+        n = tf.shape(real)[0]
+        views = tf.concat([self.T.apply(x, random[v]) for x, v in zip((real, real, fake), VIEWS)], axis=0)
+        feats = self._features(run_D, views)  # one pass on 3N images, as the reference
+        u = self._head(feats[:2 * n], "contrad_real", normalize=True)  # h_r of the fakes is never used
+        v = self._head(feats, "contrad_fake", normalize=True)
+        d = self._head(tf.stop_gradient(feats), "contrad_dis")  # L_dis trains h_d only (Eq. 6)
+        return u[:n], u[n:], v[:n], v[n:2 * n], v[2 * n:], d[:n], d[2 * n:]
+
+    def _g_forward_impl(self, run_D, fake, random):
+        return self._head(self._features(run_D, self.T.apply(fake, random["fake"])), "contrad_dis")
+
+    # ------------------------------------------------------------------ losses
+    def d_loss(self, ctx):
+        u1, u2, v1, v2, vf, d_real, d_fake = self._d_forward(ctx.run_D, ctx.real, ctx.fake, ctx.random[self.name])
+        g = ctx.gather  # global negatives under tf.distribute
+        con_real = nt_xent(g(u1), g(u2), self.temperature)
+        con_fake = supcon_fakes(g(v1), g(v2), g(vf), self.temperature)
+        dis = self.pair.d_loss(d_real, d_fake)  # per-sample: a per-replica mean like the adversarial loss
+        stats = {"d_loss": dis, "contrad_real": con_real, "contrad_fake": con_fake,
+                 "real_score": tf.reduce_mean(d_real), "fake_score": tf.reduce_mean(d_fake)}
+        return con_real + self.lambda_con * con_fake + dis, stats
+
+    def g_loss(self, ctx):
+        loss = self.pair.g_loss(None, self._g_forward(ctx.run_D, ctx.fake, ctx.random[self.name]))
+        return loss, {"g_loss": loss}
+
+    def stat_names(self):
+        return ("contrad_real", "contrad_fake")

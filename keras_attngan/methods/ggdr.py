@@ -2,7 +2,7 @@
 
 Lee, Kim, Kim, Kim, Yoo 2022, "Generator Knows What Discriminator Should Learn in Unconditional GANs"
 (ECCV); official code naver-ai/GGDR (``training/networks_ggdr.py``, ``training/loss_ggdr.py``,
-``AugmentPipeGFeat`` in ``training/augment.py``). ../shared/seed-methods.md, section 2.
+``AugmentPipeGFeat`` in ``training/augment.py``); docs/methods.md, GGDR.
 
 A U-Net decoder on D's feature maps predicts, for a fake image, the generator's own feature map of that
 image; D learns it next to its adversarial loss, on fakes only:
@@ -29,7 +29,8 @@ import tensorflow as tf
 
 from keras_attngan.layers import EqualizedConv2D, bias_act, upsample2d
 from keras_attngan.networks.widths import block_resolutions, num_channels
-from keras_attngan.training.objectives import ObjectiveTerm
+from keras_attngan.methods.base import ObjectiveTerm
+from keras_attngan.registry import METHODS
 
 HEAD = "ggdr_decoder"  # the decoder's name among D's heads (Discriminator.add_head)
 
@@ -37,6 +38,18 @@ HEAD = "ggdr_decoder"  # the decoder's name among D's heads (Discriminator.add_h
 def ggdr_resolution(config):
     """The resolution the decoder predicts G's features at: ``ggdr.resolution``, or model.resolution // 4."""
     return int(config.ggdr.resolution or config.model.resolution // 4)
+
+
+def check_config(config):
+    """One-line errors for the ``ggdr`` section."""
+    g, r = config.ggdr, config.model.resolution
+    if g.weight < 0:
+        raise ValueError(f"ggdr.weight must be >= 0 (0 = off; Lee et al. 2022 use 10), got {g.weight}")
+    res = ggdr_resolution(config)
+    if (g.weight > 0 or g.resolution) and (res < 8 or res > r // 2 or res & (res - 1)):
+        given = "" if g.resolution else f" (model.resolution // 4 = {res})"
+        raise ValueError(f"ggdr.resolution={g.resolution}{given} must be a power of two from 8 to "
+                         f"model.resolution / 2 = {r // 2}")
 
 
 def source_sizes(resolution):
@@ -102,6 +115,8 @@ class GGDRDecoder(keras.layers.Layer):
                 "fmap_max": self.fmap_max}
 
 
+# weight 0 = off; resolution 0 = model.resolution // 4
+@METHODS.register("ggdr", section="ggdr", config=dict(weight=0.0, resolution=0), validate=check_config, order=1)
 class GGDRTerm(ObjectiveTerm):
     """GGDR's loss on D (Lee et al. 2022): ``weight`` * cosine distance between the decoder's prediction
     from D's maps of the augmented fakes and G's feature map of those fakes at ``resolution`` (moved like
@@ -116,6 +131,9 @@ class GGDRTerm(ObjectiveTerm):
 
     @classmethod
     def from_config(cls, config):
+        """The term, or None when ``ggdr.weight`` is 0."""
+        if not (config.get("ggdr") and config.ggdr.weight > 0):
+            return None
         return cls(config.ggdr.weight, ggdr_resolution(config))
 
     def build(self, trainer):

@@ -10,16 +10,15 @@ split across the replicas and the per-replica features are concatenated back in 
 """
 
 import functools
-import os
 import time
 
 import numpy as np
 import tensorflow as tf
 
 from keras_attngan.data import build_dataset
-from keras_attngan.metrics import metric_math, registry
+from keras_attngan.metrics import registry
 from keras_attngan.metrics.distributed import ReplicaMap
-from keras_attngan.metrics.stats import FeatureStats, cached_stats, frechet_distance
+from keras_attngan.metrics.stats import FeatureStats, cached_stats
 from keras_attngan.utils.images import to_uint8
 
 
@@ -144,48 +143,7 @@ class Evaluator:
         """Runs one metric by name; returns ``{"metric": name, "results": {...}, "seconds": t}``."""
         spec = registry.parse_metric(name)
         t0 = time.time()
-        if spec.kind in ("fid", "kid", "pr"):
-            capture = spec.kind != "fid"
-            real = self.real_stats(spec.num_reals, self._inception, self.feature_net_id, capture)
-            fake = self._accumulate(self.fake_batches(spec.num_fakes), self._inception, capture)
-            if spec.kind == "fid":
-                results = {spec.name: frechet_distance(real.mean, real.cov, fake.mean, fake.cov)}
-            elif spec.kind == "kid":
-                results = {spec.name: metric_math.kid(real, fake, **spec.params, seed=self.seed)}
-            else:
-                p, r = metric_math.precision_recall(real, fake, **spec.params)
-                results = {f"{spec.name}_precision": p, f"{spec.name}_recall": r}
-        elif spec.kind == "fddf":
-            if self.discriminator is None:
-                raise ValueError("fddf needs the discriminator: evaluate a training checkpoint, not a SavedModel")
-            real = self.real_stats(spec.num_reals, self._d_features, "discriminator")
-            fake = self._accumulate(self.fake_batches(spec.num_fakes), self._d_features, False)
-            results = {spec.name: metric_math.fddf(real, fake)}
-        elif spec.kind == "lineval":
-            if self.discriminator is None:
-                raise ValueError("lineval needs the discriminator: evaluate a training checkpoint, not a SavedModel")
-            from keras_attngan.metrics.lineval import labelled_images, linear_evaluation
-            train = labelled_images(self.config, "train", spec.num_reals, self.batch_size)
-            test = labelled_images(self.config, "test", spec.params["num_test"], self.batch_size)
-            acc, train_acc = linear_evaluation(lambda b: self._d_features(b, "penultimate"), train, test)
-            results = {spec.name: acc, f"{spec.name}_train": train_acc}
-        elif spec.kind == "is":
-            logits_fn = getattr(self.feature_net, "logits", None)
-            if logits_fn is None:
-                raise ValueError(f"{spec.name} needs the Inception logits, which only the original GraphDef has: "
-                                 "pass --inception=classify_image_graph_def.pb (or the inception-2015-12-05 .tgz)")
-            logits = np.concatenate([np.asarray(logits_fn(b)) for b in self.fake_batches(spec.num_fakes)])
-            mean, std = metric_math.inception_score(logits, spec.params.get("num_splits", 10), from_logits=True)
-            results = {f"{spec.name}_mean": mean, f"{spec.name}_std": std}
-        elif spec.kind == "ppl":
-            from keras_attngan.metrics.ppl import perceptual_path_length
-            value = perceptual_path_length(self.generator, self._ppl_distance(),
-                                           self.ppl_num_samples or spec.num_fakes,
-                                           spec.params["space"], spec.params["sampling"], spec.params["epsilon"],
-                                           seed=self.seed)
-            results = {spec.name: value}
-        else:
-            raise ValueError(f"{spec.name}: unknown metric kind {spec.kind!r}")
+        results = registry.compute(self, spec)
         return {"metric": spec.name, "results": {k: float(v) for k, v in results.items()},
                 "seconds": round(time.time() - t0, 2)}
 

@@ -17,6 +17,8 @@ import tensorflow as tf
 from keras_attngan.data.arrays import load_fashion_mnist_labelled
 from keras_attngan.data.pipeline import prepare_image
 from keras_attngan.data.sources import parse_source
+from keras_attngan.metrics.registry import COUNT
+from keras_attngan.registry import METRICS
 from keras_attngan.utils.images import to_uint8
 
 STEPS, LR, L2 = 300, 0.01, 1e-4
@@ -71,3 +73,19 @@ def linear_evaluation(features_fn, train, test):
     predict = fit_logistic(train_x, train_y, int(max(train_y.max(), test_y.max())) + 1)
     return (float(np.mean(predict(features(test_batches)) == test_y)),
             float(np.mean(predict(train_x) == train_y)))
+
+
+def _parse(m):  # no fakes: labelled reals for training, the test split for testing
+    return 0, int(m.group(1)) * 1000 if m.group(1) else 10_000, {"num_test": 10_000}
+
+
+@METRICS.register("lineval", forms=("lineval", "lineval<N>k"), pattern=rf"lineval(?:{COUNT})?", parse=_parse,
+                  order=6)
+def lineval(evaluator, spec):
+    """ContraD's linear evaluation of D's penultimate features on labelled reals."""
+    if evaluator.discriminator is None:
+        raise ValueError("lineval needs the discriminator: evaluate a training checkpoint, not a SavedModel")
+    train = labelled_images(evaluator.config, "train", spec.num_reals, evaluator.batch_size)
+    test = labelled_images(evaluator.config, "test", spec.params["num_test"], evaluator.batch_size)
+    acc, train_acc = linear_evaluation(lambda b: evaluator._d_features(b, "penultimate"), train, test)
+    return {spec.name: acc, f"{spec.name}_train": train_acc}

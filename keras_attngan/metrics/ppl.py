@@ -9,20 +9,8 @@ percentiles (outlier rejection, as NVlabs does).
 import numpy as np
 import tensorflow as tf
 
-
-def slerp(a, b, t):
-    """Spherical interpolation of (normalised) latents, per row; t [N]."""
-    a = a / tf.norm(a, axis=-1, keepdims=True)
-    b = b / tf.norm(b, axis=-1, keepdims=True)
-    d = tf.reduce_sum(a * b, axis=-1, keepdims=True)
-    p = t[:, None] * tf.math.acos(tf.clip_by_value(d, -1.0, 1.0))
-    c = b - d * a
-    c = c / (tf.norm(c, axis=-1, keepdims=True) + 1e-12)
-    return a * tf.cos(p) + c * tf.sin(p)
-
-
-def lerp(a, b, t):
-    return a + (b - a) * tf.reshape(t, [-1] + [1] * (len(a.shape) - 1))
+from keras_attngan.registry import METRICS
+from keras_attngan.utils.interpolation import lerp, slerp
 
 
 def path_length_samples(generator, distance_fn, num_samples, space="w", sampling="end", epsilon=1e-4,
@@ -89,3 +77,17 @@ class LPIPSDistance:
 
     def __call__(self, img0, img1):
         return self._map(img0, img1)
+
+
+def _parse(m):  # NVlabs' sampling: 50k pairs, epsilon 1e-4, no face crop
+    return 50_000, 0, {"space": m.group(1), "sampling": m.group(2), "epsilon": 1e-4, "crop": False}
+
+
+@METRICS.register("ppl", forms=("ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend"), pattern=r"ppl_([zw])(full|end)",
+                  parse=_parse, order=4)
+def ppl(evaluator, spec):
+    """Perceptual path length (Karras et al. 2019) with LPIPS-VGG16."""
+    value = perceptual_path_length(evaluator.generator, evaluator._ppl_distance(),
+                                   evaluator.ppl_num_samples or spec.num_fakes, spec.params["space"],
+                                   spec.params["sampling"], spec.params["epsilon"], seed=evaluator.seed)
+    return {spec.name: value}

@@ -4,8 +4,8 @@ import keras
 import tensorflow as tf
 
 from keras_attngan.networks.mapping import MappingNetwork
-from keras_attngan.networks.synthesis import SynthesisNetwork, fold_seed
-from keras_attngan.rng import ALG, as_seed, batch_normal
+from keras_attngan.networks.synthesis import SynthesisNetwork
+from keras_attngan.rng import ALG, as_seed, batch_normal, maybe_fold
 
 
 class Generator(keras.Model):
@@ -62,7 +62,7 @@ class Generator(keras.Model):
             mix = tf.random.uniform([]) < self.style_mixing_prob
             z2 = tf.random.normal([batch, self.z_dim])
         else:
-            s_cut, s_prob, s_z = (as_seed(fold_seed(seed, i)) for i in range(3))
+            s_cut, s_prob, s_z = (as_seed(maybe_fold(seed, i)) for i in range(3))
             cutoff = tf.random.stateless_uniform([], s_cut, 1, self.num_ws, dtype=tf.int32, alg=ALG)
             mix = tf.random.stateless_uniform([], s_prob, alg=ALG) < self.style_mixing_prob
             z2 = batch_normal([batch, self.z_dim], s_z)
@@ -85,8 +85,8 @@ class Generator(keras.Model):
     def draw_random(self, batch, seed):
         """Every random input of a training pass (style mixing and noise), drawn from ``seed``; the
         training step draws them outside XLA-compiled code (see ``SynthesisNetwork.draw_noise``)."""
-        mixing = self.draw_mixing(batch, fold_seed(seed, 0)) if self.style_mixing_prob > 0 else None
-        return {"mixing": mixing, "noise": self.synthesis.draw_noise(batch, fold_seed(seed, 1))}
+        mixing = self.draw_mixing(batch, maybe_fold(seed, 0)) if self.style_mixing_prob > 0 else None
+        return {"mixing": mixing, "noise": self.synthesis.draw_noise(batch, maybe_fold(seed, 1))}
 
     def call(self, z, psi=1.0, truncation_cutoff=None, noise_mode="random", seed=None, training=False,
              random=None, return_features=False):

@@ -8,12 +8,7 @@ from keras_attngan.layers import ModulatedConv2D, ToRGB, upsample2d
 from keras_attngan.layers.attention import make_attention
 from keras_attngan.layers.spectral import check_weight_norm
 from keras_attngan.networks.widths import block_resolutions, check_resolution, num_channels, num_ws
-from keras_attngan.rng import batch_normal
-
-
-def fold_seed(seed, index):
-    """A distinct stateless seed for sub-operation ``index`` (None stays None)."""
-    return None if seed is None else tf.random.experimental.stateless_fold_in(seed, index)
+from keras_attngan.rng import batch_normal, maybe_fold
 
 
 class SynthesisBlock(keras.layers.Layer):
@@ -131,7 +126,7 @@ class SynthesisNetwork(keras.layers.Layer):
         same step with and without XLA, on one device or split across replicas (``rng.batch_normal``).
         """
         layers = [n for block in self.blocks for n in block.noise_layers()]
-        return [batch_normal([batch, n.const_noise.shape[1], n.const_noise.shape[2], 1], fold_seed(seed, i))
+        return [batch_normal([batch, n.const_noise.shape[1], n.const_noise.shape[2], 1], maybe_fold(seed, i))
                 for i, n in enumerate(layers)]
 
     def call(self, ws, noise_mode="random", seed=None, noise=None, return_features=False):

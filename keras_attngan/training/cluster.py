@@ -17,9 +17,9 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
+from keras_attngan.config import check_cluster
 from keras_attngan.training.files import WorkdirError, write_text_atomic
 
-CLUSTERS = ("tf_config", "slurm")
 JOBS = ("chief", "worker")  # the task types MultiWorkerMirroredStrategy trains with
 MARKER = ".multi_worker_check"
 
@@ -28,17 +28,11 @@ class ClusterError(ValueError):
     """The cluster description (TF_CONFIG, Slurm environment) is missing or wrong."""
 
 
-def check_cluster(name):
-    if name not in CLUSTERS:
-        raise ValueError(f"train.cluster={name!r} is not one of {CLUSTERS}")
-    return name
-
-
 def _check_tf_config(raw):
     """Parses and checks ``TF_CONFIG``; returns (cluster dict, task type, task index)."""
     if not raw or not raw.strip():
         raise ClusterError("train.strategy=multi_worker needs the TF_CONFIG environment variable on every worker "
-                           "(JSON with 'cluster' and 'task', README 'Several machines'), or train.cluster=slurm "
+                           "(JSON with 'cluster' and 'task', docs/scaling.md, 'Several machines'), or train.cluster=slurm "
                            "inside a Slurm job")
     try:
         spec = json.loads(raw)
@@ -80,7 +74,7 @@ def resolver(cluster="tf_config", environ=None):
     if cluster == "slurm":
         if "SLURM_PROCID" not in environ:
             raise ClusterError("train.cluster=slurm but SLURM_PROCID is not set: start every worker with srun "
-                               "inside a Slurm allocation (README 'Several machines')")
+                               "inside a Slurm allocation (docs/scaling.md, 'Several machines')")
         # SlurmClusterResolver counts GPUs with nvidia-smi and gives each task its share (CUDA_VISIBLE_DEVICES).
         # Without GPUs it fails (nvidia-smi missing, then a zero range step): give it placeholder GPU ids and
         # do not let it set CUDA_VISIBLE_DEVICES.

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from keras_attngan.rng import batch_normal, batch_uniform
+from keras_attngan.rng import batch_normal, batch_uniform, fold
 
 
 def r1_penalty(discriminator_fn, real):
@@ -38,13 +38,13 @@ def path_lengths(generator, ws, noise=None, proj=None, seed=None):
     are drawn from ``seed`` when not given.
     """
     if noise is None:
-        noise = generator.synthesis.draw_noise(tf.shape(ws)[0], tf.random.experimental.stateless_fold_in(seed, 0))
+        noise = generator.synthesis.draw_noise(tf.shape(ws)[0], fold(seed, 0))
     with tf.GradientTape() as tape:
         tape.watch(ws)
         img = generator.synthesis(ws, noise_mode="random", noise=noise)
         h, w = img.shape[1], img.shape[2]
         if proj is None:
-            proj = batch_normal(tf.shape(img), tf.random.experimental.stateless_fold_in(seed, 1))
+            proj = batch_normal(tf.shape(img), fold(seed, 1))
         value = tf.reduce_sum(tf.cast(img, tf.float32) * proj / float((h * w) ** 0.5))
     grads = tf.cast(tape.gradient(value, ws), tf.float32)
     return tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1) + 1e-12)

@@ -4,8 +4,9 @@ import keras
 import tensorflow as tf
 
 from keras_attngan import augment
+from keras_attngan.config import lazy_interval
 from keras_attngan.networks import Discriminator, Generator
-from keras_attngan.training.objectives import build_terms
+from keras_attngan.registry import METHODS
 from keras_attngan.training.schedule import adam_hparams, make_adam
 from keras_attngan.training.strategy import precision_policy, use_xla
 from keras_attngan.training.trainer import GANTrainer
@@ -34,6 +35,13 @@ def build_discriminator(model_cfg):
     return Discriminator(**_pick(m, DISCRIMINATOR_FIELDS), fmap_base=m.d_fmap_base or m.fmap_base,
                          fmap_max=m.d_fmap_max or m.fmap_max, attention=m.d_attention.to_dict(),
                          weight_norm=m.d_weight_norm, name="discriminator")
+
+
+def build_terms(config):
+    """The objective terms the config turns on: every registered method's ``from_config`` (None when off),
+    in the methods' registered order."""
+    terms = (entry.obj.from_config(config) for entry in METHODS.entries())
+    return [term for term in terms if term is not None]
 
 
 def build_trainer(config, strategy=None):
@@ -68,8 +76,7 @@ def _build_trainer(config, strategy):
 def optimizer_args(config):
     """make_adam's (lr, beta1, beta2, epsilon, lazy-reg interval) for G and for D."""
     t = config.train
-    g_reg = t.pl_interval if t.pl_weight else 0
-    d_reg = t.r1_interval if t.r1_gamma else 0
+    g_reg, d_reg = lazy_interval(t.pl_weight, t.pl_interval), lazy_interval(t.r1_gamma, t.r1_interval)
     return ((t.g_lr, t.beta1, t.beta2, t.adam_epsilon, g_reg), (t.d_lr, t.beta1, t.beta2, t.adam_epsilon, d_reg))
 
 

@@ -15,10 +15,9 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from keras_attngan.config import check_precision, check_strategy, parse_xla
 from keras_attngan.training.cluster import multi_worker_strategy, num_workers
 
-STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi_worker")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def split_cpu(n):
@@ -27,12 +26,6 @@ def split_cpu(n):
     devices."""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
-
-
-def check_strategy(name):
-    if name not in STRATEGIES:
-        raise ValueError(f"train.strategy={name!r} is not one of {STRATEGIES}")
-    return name
 
 
 def tpu_resolver(tpu=""):
@@ -69,7 +62,7 @@ def make_strategy(name="auto", tpu="", devices=None, resolver_fn=tpu_resolver, c
         if name == "tpu" and not has_tpu_support():
             raise ValueError(f"train.strategy='tpu' but no TPU was found and this TensorFlow {tf.__version__} has "
                              "no TPU support (no libtpu): on a Cloud TPU VM install requirements-tpu.txt (tensorflow-tpu 2.19.1, "
-                             "README 'Scaling out: GPUs, TPUs, XLA, mixed precision')")
+                             "docs/scaling.md)")
         if name == "tpu":
             raise ValueError("train.strategy='tpu' but no TPU was found: run on a Cloud TPU VM or set "
                              "train.tpu to the TPU's name or grpc:// address")
@@ -81,33 +74,14 @@ def make_strategy(name="auto", tpu="", devices=None, resolver_fn=tpu_resolver, c
     return tf.distribute.get_strategy()
 
 
-_XLA_VALUES = {"auto": None, "on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
-
-
-def parse_xla(xla):
-    """``train.xla`` as True, False or None (auto); accepts on/off/true/false/auto and booleans."""
-    if isinstance(xla, bool):
-        return xla
-    key = str(xla).strip().lower()
-    if key not in _XLA_VALUES:
-        raise ValueError(f"train.xla={xla!r} must be one of auto, on, off")
-    return _XLA_VALUES[key]
-
-
 def use_xla(xla, strategy):
     """Whether the per-replica forward/backward passes are XLA-compiled: ``train.xla`` on/off, or auto
     = on where it speeds training up (GPUs), off on CPU, where XLA compiled the convolutions slower
-    (README, Benchmarks). Under TPUStrategy every step is compiled by XLA anyway: no inner jit."""
+    (docs/benchmarks.md). Under TPUStrategy every step is compiled by XLA anyway: no inner jit."""
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return False
     value = parse_xla(xla)
     return bool(tf.config.list_logical_devices("GPU")) if value is None else value
-
-
-def check_precision(precision):
-    if precision not in PRECISIONS:
-        raise ValueError(f"train.precision={precision!r} is not one of {PRECISIONS}")
-    return precision
 
 
 class precision_policy:

@@ -14,15 +14,16 @@ batch's draw, so a resumed run draws the same numbers as an uninterrupted one an
 
 Everything D sees passes through one place, :meth:`GANTrainer._run_D`, which applies the configured
 augmentation (``keras_attngan.augment``: reals and fakes of both steps, R1's reals, WGAN-GP's interpolates,
-reference batches) with parameters drawn like every other random input. Methods plug in as
-:class:`~keras_attngan.training.objectives.ObjectiveTerm` objects (extra losses on D's named outputs and
-G's features) and through the state they own; the step iterates over them. One term may replace the
-adversarial loss (``adversarial = False``, ContraD): the step then skips its own D passes, gives the term
-the un-augmented reals and fakes and the random inputs it drew (``draw``, outside compiled code), and takes
-R1 on the term's ``critic``.
+reference batches) with parameters drawn like every other random input; terms reach D through it too
+(``StepContext.run_D``). Methods plug in as :class:`~keras_attngan.methods.base.ObjectiveTerm` objects
+(extra losses on D's named outputs and G's features) and through the state they own; the step iterates
+over them and names none. The adversarial objective is an
+:class:`~keras_attngan.methods.base.Adversarial`: the configured loss pair on D's logits
+(:class:`~keras_attngan.training.adversarial.LogitLoss`) unless a term's ``adversarial`` hook returns
+another (ContraD's h_d), which then also provides R1's critic.
 
 Forward passes are (optionally) XLA-compiled per replica; tapes, collectives, ``apply_gradients`` and
-variable updates stay outside them, the pattern that works under ``tf.distribute`` (NOTES-tf-keras.md).
+variable updates stay outside them, the pattern that works under ``tf.distribute`` (docs/architecture.md).
 """
 
 import keras
@@ -30,12 +31,13 @@ import tensorflow as tf
 
 from keras_attngan import augment as augment_lib
 from keras_attngan import losses
+from keras_attngan.config import lazy_interval
 from keras_attngan.layers.spectral import spectral_update
-from keras_attngan.networks.synthesis import fold_seed
-from keras_attngan.rng import batch_normal, batch_uniform
+from keras_attngan.methods.base import StepContext
+from keras_attngan.replicas import gather, global_mean, replica_scale
+from keras_attngan.rng import batch_normal, batch_uniform, fold
 from keras_attngan.training import regularizers as reg
-from keras_attngan.training.objectives import StepContext
-from keras_attngan.training.replicas import gather, global_mean, replica_scale
+from keras_attngan.training.adversarial import LogitLoss
 from keras_attngan.training.schedule import ema_beta
 
 METRIC_NAMES = ("d_loss", "g_loss", "r1_penalty", "pl_penalty", "real_score", "fake_score")
@@ -71,16 +73,22 @@ class GANTrainer(keras.Model):
         self.d_output_names = tuple(sorted({n for t in self.terms for n in t.d_outputs}))
         self.g_output_names = tuple(sorted({n for t in self.terms for n in t.g_outputs}))
         self.need_g_features = any(t.g_features for t in self.terms)
-        # A term with adversarial=False replaces the loss on D's logits (and D's logits as R1's critic).
-        replacing = [t for t in self.terms if not t.adversarial]
-        if len(replacing) > 1:
-            raise ValueError(f"terms {', '.join(t.name for t in replacing)} each replace the adversarial loss: use one")
-        self.critic_term = replacing[0] if replacing else None
-        if self.augment.adaptive:  # ADA: sum of E[sign(D(real))] since p was last adjusted
-            self.ada_sign_sum = self.add_weight(name="ada_sign_sum", shape=(), initializer="zeros",
-                                                trainable=False, aggregation="mean")
+        # The one call of D, a fixed object (terms' compiled forwards take it as an argument).
+        self.run_D = self._run_D
         for term in self.terms:
             term.build(self)
+        # The adversarial objective: the loss pair on D's logits unless a term's hook replaces it.
+        replacing = [(t, t.adversarial()) for t in self.terms]
+        replacing = [(t, a) for t, a in replacing if a is not None]
+        if len(replacing) > 1:
+            raise ValueError(f"terms {', '.join(t.name for t, _ in replacing)} each replace the adversarial loss: "
+                             "use one")
+        self.adversarial = replacing[0][1] if replacing else LogitLoss(self._draw_aug)
+        # D's passes on the step's reals and fakes run when the adversarial loss or a term reads them.
+        self.d_passes = self.adversarial.logits or bool(self.d_output_names)
+        self.g_passes = self.adversarial.logits or bool(self.g_output_names)
+        self.r1_every = lazy_interval(self.r1_gamma, self.r1_interval)
+        self.pl_every = lazy_interval(self.pl_weight, self.pl_interval)
         names = list(METRIC_NAMES) + [n for t in self.terms for n in t.stat_names()]
         names += list(self.augment.log_values())
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
@@ -117,8 +125,8 @@ class GANTrainer(keras.Model):
 
     def schedule(self, step, batch_size):
         """The host-side (Python) decisions for ``step``: (do_d_reg, do_g_reg, warming_up)."""
-        do_d_reg = self.r1_gamma > 0 and self.r1_interval > 0 and step % self.r1_interval == 0
-        do_g_reg = self.pl_weight > 0 and self.pl_interval > 0 and step % self.pl_interval == 0
+        do_d_reg = bool(self.r1_every) and step % self.r1_every == 0
+        do_g_reg = bool(self.pl_every) and step % self.pl_every == 0
         warming_up = step * batch_size < self.warmup_kimg * 1000
         return do_d_reg, do_g_reg, warming_up
 
@@ -144,28 +152,21 @@ class GANTrainer(keras.Model):
             return D(images, outputs=outputs, **kwargs)
         return D(images, **kwargs), {}
 
-    def _critic(self, images, ref, aug):
-        """D's score of ``images`` for R1: its logits, or those of the term that replaces the adversarial
-        loss (its own augmentation, drawn by its ``draw``, instead of the configured one)."""
-        if self.critic_term is not None:
-            return self.critic_term.critic(self.discriminator, images, aug)
-        return self._run_D(images, ref, aug)[0]
-
     def _draw_terms(self, batch, seed):
         """{term name: random inputs} the terms draw for one phase, outside compiled code."""
-        return {t.name: t.draw(batch, fold_seed(seed, i)) for i, t in enumerate(self.terms)}
+        return {t.name: t.draw(batch, fold(seed, i)) for i, t in enumerate(self.terms)}
 
     def _draw_aug(self, batch, seed):
         """Augmentation parameters of one D call site (its images and its reference batch), drawn outside
         compiled code from ``seed``; None when the augmentation is the identity."""
         if self.augment.is_identity:
             return None
-        ref = self.augment.draw(batch, fold_seed(seed, 1)) if self.discriminator.uses_reference else None
-        return {"x": self.augment.draw(batch, fold_seed(seed, 0)), "ref": ref}
+        ref = self.augment.draw(batch, fold(seed, 1)) if self.discriminator.uses_reference else None
+        return {"x": self.augment.draw(batch, fold(seed, 0)), "ref": ref}
 
     def _context(self, **kwargs):
         return StepContext(discriminator=self.discriminator, augment=self.augment, gather=gather,
-                           step=self.step, **kwargs)
+                           step=self.step, run_D=self.run_D, draw_aug=self._draw_aug, **kwargs)
 
     @staticmethod
     def _no_output():
@@ -186,7 +187,7 @@ class GANTrainer(keras.Model):
     # --------------------------------------------- per-replica forward passes (jit-compiled with XLA)
     # Each phase runs its forward pass in one of these; the GradientTape, the cross-replica gathers
     # of whole-batch losses and apply_gradients stay outside, since collectives cannot be compiled
-    # inside a per-replica XLA function (NOTES-tf-keras.md). The backward pass of a jit-compiled
+    # inside a per-replica XLA function (docs/architecture.md). The backward pass of a jit-compiled
     # function is compiled too.
     # Their random inputs (latents, style mixing, noise, projections) are drawn by the caller, outside
     # compiled code: XLA's RNG draws other numbers than TF's kernels for the same seed.
@@ -196,7 +197,7 @@ class GANTrainer(keras.Model):
                     if need_reals else self._no_output())
         ws = G.training_ws(z, mixing=random["mixing"])
         fake = G.synthesis(ws, noise_mode="random", noise=random["noise"])
-        fake_out = self._run_D(fake, ref, aug_fake, outputs) if self.critic_term is None else self._no_output()
+        fake_out = self._run_D(fake, ref, aug_fake, outputs) if self.g_passes else self._no_output()
         return fake_out, real_out, ws[:, 0], fake
 
     def _g_reg_forward_impl(self, z, random, proj):
@@ -210,7 +211,7 @@ class GANTrainer(keras.Model):
         return self.generator(z, training=True, random=random), {}
 
     def _d_main_forward_impl(self, real, ref, fake, eps, aug_real, aug_fake, aug_gp):
-        if self.critic_term is not None:  # the term runs D itself (its own views); no GP without logits
+        if not self.d_passes:  # nothing reads D's outputs on the step's images (ContraD runs its own views)
             return self._no_output(), self._no_output(), tf.zeros([])
         outputs = self.d_output_names
         gp = (reg.wgan_gradient_penalty(lambda x: self._run_D(x, ref, aug_gp)[0], real, fake, eps=eps)
@@ -218,11 +219,13 @@ class GANTrainer(keras.Model):
         return self._run_D(real, ref, aug_real, outputs), self._run_D(fake, ref, aug_fake, outputs), gp
 
     def _d_reg_grads_impl(self, real, ref, aug):
-        """Lazy R1: gamma / 2 * E ||grad_x D(aug(x))||^2 (w.r.t. the un-augmented primary image, as
-        stylegan2-ada), times the interval. Per-sample, so it needs no collective and runs forward and
-        backward in one function."""
+        """Lazy R1: gamma / 2 * E ||grad_x critic(x)||^2 times the interval, the critic and x given by the
+        adversarial objective (D(aug(x)) w.r.t. the un-augmented reals, as stylegan2-ada). Per-sample, so
+        it needs no collective and runs forward and backward in one function."""
+        adversarial = self.adversarial
         with tf.GradientTape() as tape:
-            penalty = reg.r1_penalty(lambda x: self._critic(x, ref, aug), real)
+            x = adversarial.r1_inputs(real, aug)
+            penalty = reg.r1_penalty(lambda images: adversarial.critic(self.run_D, images, ref, aug), x)
             loss = self._scaled(penalty * (self.r1_gamma / 2.0) * self.r1_interval, self.d_optimizer)
         return penalty, tape.gradient(loss, self.discriminator.trainable_variables)
 
@@ -231,18 +234,15 @@ class GANTrainer(keras.Model):
         G = self.generator
         batch = tf.shape(z)[0]
         random = G.draw_random(batch, seed)
-        need_reals = self.critic_term is None and (pair.g_needs_reals or any(t.needs_reals_in_g for t in self.terms))
-        aug_real, aug_fake = self._draw_aug(batch, fold_seed(seed, 7)), self._draw_aug(batch, fold_seed(seed, 8))
-        term_random = self._draw_terms(batch, fold_seed(seed, 10))
+        need_reals = ((self.adversarial.logits and pair.g_needs_reals)
+                      or any(t.needs_reals_in_g for t in self.terms))
+        aug_real, aug_fake = self._draw_aug(batch, fold(seed, 7)), self._draw_aug(batch, fold(seed, 8))
+        term_random = self._draw_terms(batch, fold(seed, 10))
         with tf.GradientTape() as tape:
             fake_out, real_out, w, fake = self._g_main_forward(real, ref, z, random, need_reals, aug_real, aug_fake)
-            fake_logits, real_logits = fake_out[0], real_out[0]
-            if pair.whole_batch:  # every fake against every real of the global batch
-                fake_logits, real_logits = gather(fake_logits), gather(real_logits)
-            g_loss = (pair.g_loss(real_logits if pair.g_needs_reals else None, fake_logits)
-                      if self.critic_term is None else tf.zeros([]))
+            g_loss = self.adversarial.g_loss(pair, real_out[0], fake_out[0])
             ctx = self._context(real_out=real_out, fake_out=fake_out, aug_params=aug_fake, real=real, fake=fake,
-                                random=term_random)
+                                random=term_random, ref=ref)
             total = g_loss + self._terms_loss("g_loss", ctx, stats)
             scaled = self._scaled(total, self.g_optimizer)
         return g_loss, w, tape.gradient(scaled, G.trainable_variables)
@@ -252,8 +252,8 @@ class GANTrainer(keras.Model):
         with the mean over the global batch so every replica (and a single device) agrees."""
         G = self.generator
         batch = tf.shape(z)[0]
-        random = G.draw_random(batch, fold_seed(seed, 0))
-        proj = batch_normal([batch, G.resolution, G.resolution, G.img_channels], fold_seed(seed, 1))
+        random = G.draw_random(batch, fold(seed, 0))
+        proj = batch_normal([batch, G.resolution, G.resolution, G.img_channels], fold(seed, 1))
         with tf.GradientTape() as tape:
             lengths = self._g_reg_forward(z, random, proj)
             batch_mean = global_mean(tf.reduce_mean(lengths))
@@ -265,19 +265,17 @@ class GANTrainer(keras.Model):
     def _d_main(self, real, ref, z, seed, pair, stats):
         batch = tf.shape(z)[0]
         fake, g_features = tf.nest.map_structure(
-            tf.stop_gradient, self._generate(z, self.generator.draw_random(batch, fold_seed(seed, 0))))
-        eps = batch_uniform([batch, 1, 1, 1], fold_seed(seed, 1)) if pair.gradient_penalty else None
-        aug_real, aug_fake = self._draw_aug(batch, fold_seed(seed, 2)), self._draw_aug(batch, fold_seed(seed, 3))
-        aug_gp = self._draw_aug(batch, fold_seed(seed, 4)) if pair.gradient_penalty else None
-        term_random = self._draw_terms(batch, fold_seed(seed, 10))
+            tf.stop_gradient, self._generate(z, self.generator.draw_random(batch, fold(seed, 0))))
+        eps = batch_uniform([batch, 1, 1, 1], fold(seed, 1)) if pair.gradient_penalty else None
+        aug_real, aug_fake = self._draw_aug(batch, fold(seed, 2)), self._draw_aug(batch, fold(seed, 3))
+        aug_gp = self._draw_aug(batch, fold(seed, 4)) if pair.gradient_penalty else None
+        term_random = self._draw_terms(batch, fold(seed, 10))
         with tf.GradientTape() as tape:
             real_out, fake_out, gp = self._d_main_forward(real, ref, fake, eps, aug_real, aug_fake, aug_gp)
-            real_logits, fake_logits = local_real, local_fake = real_out[0], fake_out[0]
-            if pair.whole_batch:
-                real_logits, fake_logits = gather(real_logits), gather(fake_logits)
-            d_loss = pair.d_loss(real_logits, fake_logits) if self.critic_term is None else tf.zeros([])
+            local_real, local_fake = real_out[0], fake_out[0]
+            d_loss = self.adversarial.d_loss(pair, local_real, local_fake)
             ctx = self._context(real_out=real_out, fake_out=fake_out, g_features=g_features, aug_params=aug_fake,
-                                real=real, fake=fake, random=term_random)
+                                real=real, fake=fake, random=term_random, ref=ref)
             total = d_loss + losses.WGAN_GP_WEIGHT * gp + self._terms_loss("d_loss", ctx, stats)
             scaled = self._scaled(total, self.d_optimizer)
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
@@ -306,32 +304,28 @@ class GANTrainer(keras.Model):
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(self.step, tf.int64)])
 
         def latents(index, n=batch):
-            return batch_normal(tf.stack([n, G.z_dim]), fold_seed(seed, index))
+            return batch_normal(tf.stack([n, G.z_dim]), fold(seed, index))
 
         stats = {}  # the terms' stats
-        g_loss, w, grads = self._g_main(real, ref, latents(1), fold_seed(seed, 2), pair, stats)
+        g_loss, w, grads = self._g_main(real, ref, latents(1), fold(seed, 2), pair, stats)
         self._apply(self.g_optimizer, grads, G.trainable_variables)
         G.mapping.update_w_avg(w)  # 'mean' aggregation: the global batch mean under tf.distribute
 
         if do_g_reg:
             pl_batch = tf.maximum(batch // self.pl_batch_shrink, 1)
-            penalty, pl_mean, grads = self._g_reg(latents(3, pl_batch), fold_seed(seed, 4))
+            penalty, pl_mean, grads = self._g_reg(latents(3, pl_batch), fold(seed, 4))
             self._apply(self.g_optimizer, grads, G.trainable_variables)
             self.pl_mean.assign(pl_mean)
             self.trackers["pl_penalty"].update_state(penalty)
 
-        d_loss, real_logits, fake_logits, grads = self._d_main(real, ref, latents(5), fold_seed(seed, 6), pair,
+        d_loss, real_logits, fake_logits, grads = self._d_main(real, ref, latents(5), fold(seed, 6), pair,
                                                                stats)
         self._apply(self.d_optimizer, grads, D.trainable_variables)
         global_batch = tf.cast(batch, tf.float32) * tf.distribute.get_strategy().num_replicas_in_sync
-        if self.augment.adaptive:
-            # ADA's statistic r_t = E[sign(D(real))] over the global batch; p adapts in the graph.
-            mean_sign = global_mean(tf.reduce_mean(tf.sign(tf.cast(real_logits, tf.float32))))
-            self.augment.accumulate(self.ada_sign_sum, mean_sign, self.step, global_batch)
+        self.augment.observe(real_logits, self.step, global_batch)  # ADA: E[sign(D(real))] drives p
 
         if do_d_reg:
-            aug = (self._draw_aug(batch, fold_seed(seed, 9)) if self.critic_term is None
-                   else self.critic_term.draw(batch, fold_seed(seed, 9)))
+            aug = self.adversarial.draw_critic(batch, fold(seed, 9))
             penalty, grads = self._d_reg_grads(real, ref, aug)
             self._apply(self.d_optimizer, grads, D.trainable_variables)
             self.trackers["r1_penalty"].update_state(penalty)
@@ -342,9 +336,8 @@ class GANTrainer(keras.Model):
         spectral_update(D)
         self.update_ema(global_batch)
         self.step.assign_add(1)
-        own = dict(d_loss=d_loss, g_loss=g_loss, **self.augment.log_values())
-        if self.critic_term is None:  # else the term reports the scores (and its losses as d_loss, g_loss)
-            own.update(real_score=tf.reduce_mean(real_logits), fake_score=tf.reduce_mean(fake_logits))
+        own = dict(d_loss=d_loss, g_loss=g_loss, **self.augment.log_values(),
+                   **self.adversarial.scores(real_logits, fake_logits))
         for name, value in {**own, **stats}.items():
             self.trackers[name].update_state(value)
         return {name: t.result() for name, t in self.trackers.items()}
@@ -354,10 +347,7 @@ class GANTrainer(keras.Model):
         path-length mean, the augmentation's state (ADA's p and its statistic) and every term's state.
         The checkpoint saves and restores exactly these (keras_attngan.training.checkpoint)."""
         named = {"step": self.step, "pl_mean": self.pl_mean}
-        for i, v in enumerate(self.augment.state_variables()):
-            named[f"augment.{i}.{v.name}"] = v
-        if self.augment.adaptive:
-            named["augment.sign_sum"] = self.ada_sign_sum
+        named.update({f"augment.{k}": v for k, v in self.augment.state_variables().items()})
         for term in self.terms:
             named.update({f"{term.name}.{k}": v for k, v in term.state_variables().items()})
         return named

@@ -44,10 +44,12 @@ import keras
 import tensorflow as tf
 
 from keras_attngan.layers.equalized import EqualizedConv2D
+from keras_attngan.registry import ATTENTION
 
 NORMALIZATIONS = ("softmax", "none")
 
 
+@ATTENTION.register("dfn", options=("kernel_size", "groups", "normalize", "hidden_channels"))
 class DynamicFilterAttention(keras.layers.Layer):
     """Residual dynamic local filtering: x -> DFN(x) + x, shape [B, H, W, C] -> [B, H, W, C].
 

@@ -10,8 +10,10 @@ import keras
 import tensorflow as tf
 
 from keras_attngan.layers.equalized import EqualizedConv2D
+from keras_attngan.registry import ATTENTION
 
 
+@ATTENTION.register("sagan", options=("kq_channels", "value_channels"))
 class SAGANAttention(keras.layers.Layer):
     """y = gamma * o + x with o_j = v(sum_i beta_{j,i} h(x_i)) (Eq. 1-3 of Zhang et al., SAGAN).
 

@@ -24,6 +24,7 @@ import keras
 import tensorflow as tf
 
 from keras_attngan.layers.equalized import EqualizedConv2D, EqualizedDense
+from keras_attngan.registry import ATTENTION
 
 REFERENCE_VARIANTS = ("eq8", "eq9", "eq10")
 
@@ -159,6 +160,7 @@ def _aggregator(s, sp):
     return aggregate
 
 
+@ATTENTION.register("san", options=("patch_size", "kq_channels", "hidden_channels", "share_planes", "kernel_gain"))
 class SANAttention(keras.layers.Layer):
     """Patch-wise attention of Eq. 4-7 of Yu et al. 2021; reference-attention (Eq. 8-10) by its inputs.
 

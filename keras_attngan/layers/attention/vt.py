@@ -41,6 +41,7 @@ import keras
 import tensorflow as tf
 
 from keras_attngan.layers.equalized import EqualizedDense
+from keras_attngan.registry import ATTENTION
 
 
 class TokenTransformerBlock(keras.layers.Layer):
@@ -77,6 +78,7 @@ class TokenTransformerBlock(keras.layers.Layer):
         return {**super().get_config(), "num_heads": self.num_heads, "mlp_ratio": self.mlp_ratio}
 
 
+@ATTENTION.register("vt", options=("num_tokens", "token_channels", "num_heads", "num_layers", "mlp_ratio"))
 class VisualTransformerAttention(keras.layers.Layer):
     """Residual VT block: tokenizer -> transformer -> projector, [B, H, W, C] -> [B, H, W, C].
 

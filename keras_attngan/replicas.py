@@ -1,5 +1,5 @@
 """Cross-replica helpers of the training step (identity on one device). Collectives cannot go inside a
-per-replica XLA function (NOTES-tf-keras.md): call these outside the compiled forward passes."""
+per-replica XLA function (docs/architecture.md): call these outside the compiled forward passes."""
 
 import tensorflow as tf
 
