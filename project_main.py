@@ -122,12 +122,12 @@ def project_all(source, lpips, targets, names, outdir, label):
                           w_avg_samples=_W_SAMPLES.value, seed=_SEED.value)
     frame_every = max(1, _STEPS.value // _GIF_FRAMES.value) if _GIF.value else 0
     images, dists, psnrs = [], [], []
-    for start in range(0, len(targets), _BATCH.value):
-        batch = targets[start:start + _BATCH.value]
-        print(f"{label}: targets {start + 1}-{start + len(batch)} of {len(targets)}", flush=True)
+    for first in range(0, len(targets), _BATCH.value):
+        batch = targets[first:first + _BATCH.value]
+        print(f"{label}: targets {first + 1}-{first + len(batch)} of {len(targets)}", flush=True)
         result = projector.project(batch.astype(np.float32) / 127.5 - 1.0, frame_every=frame_every,
                                    on_step=Progress(_STEPS.value))
-        for i, name in enumerate(names[start:start + len(batch)]):
+        for i, name in enumerate(names[first:first + len(batch)]):
             png, npz = save_projection(outdir, name, batch[i], result, i)
             row = {"target": name, "generator": label, "lpips": round(float(result["lpips"][i]), 5),
                    "psnr": round(float(result["psnr"][i]), 3), "space": _SPACE.value, "steps": _STEPS.value,

@@ -1,8 +1,8 @@
 """The analogue of Table 4 of Yu et al. 2021: cost of each generator attention module at 32x32.
 
-    python bench/attention_cost.py                      # configs/bench_32.py widths, batch 16
-    python bench/attention_cost.py --types=none,san --rounds=7
-    python bench/attention_cost.py --config.train.batch_size=8 --steps=5
+    python -m bench.attention_cost                      # configs/bench_32.py widths, batch 16
+    python -m bench.attention_cost --types=none,san --rounds=7
+    python -m bench.attention_cost --config.train.batch_size=8 --steps=5
 
 For G without attention and with SAN, SAGAN, DFN and VT replacing the 32x32 convolution, prints the
 generator's parameters, its forward FLOPs per image (TF profiler's count of float ops in the traced graph)
@@ -16,17 +16,14 @@ round), the figure to trust on a shared machine.
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+from ml_collections import config_flags
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from bench.common import forward_flops, train_step_timer  # noqa: E402
+from bench.common import forward_flops, train_step_timer
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/bench_32.py", "Config file (sizes).")
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per variant.")

@@ -1,7 +1,7 @@
 """Cost of the augmentations alone: draw, apply and apply + its gradient w.r.t. the images.
 
-    python bench/augment_cost.py                         # batch 32 of 32x32x3, XLA on and off
-    python bench/augment_cost.py --batch=64 --size=64 --rounds=7
+    python -m bench.augment_cost                         # batch 32 of 32x32x3, XLA on and off
+    python -m bench.augment_cost --batch=64 --size=64 --rounds=7
 
 For ``none``, DiffAugment (color,translation,cutout) and ADA at p = 0 and p = 1 (p = 0 still warps: the
 trainer does not skip it while p adapts), prints the median time of ``draw`` (a ``tf.function``, no XLA, as in the
@@ -11,17 +11,14 @@ The full training-step benchmark with D in the loop is bench/train_step.py's job
 """
 
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-from keras_attngan import augment  # noqa: E402
+from keras_attngan import augment
 
 _BATCH = flags.DEFINE_integer("batch", 32, "Images per batch.")
 _SIZE = flags.DEFINE_integer("size", 32, "Image height and width.")

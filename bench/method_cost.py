@@ -1,8 +1,8 @@
 """Step time of configuration variants against a baseline, in interleaved rounds: what a method costs.
 
-    python bench/method_cost.py                                   # bench_32_e: none, DiffAugment, ADA p=0.5, SN
-    python bench/method_cost.py --variants="none:;ada:augment.name=ada,augment.p=0.5,augment.target=0"
-    python bench/method_cost.py --config=configs/bench_32_e.py --rounds=5 --steps=5
+    python -m bench.method_cost                                   # bench_32_e: none, DiffAugment, ADA p=0.5, SN
+    python -m bench.method_cost --variants="none:;ada:augment.name=ada,augment.p=0.5,augment.target=0"
+    python -m bench.method_cost --config=configs/bench_32_e.py --rounds=5 --steps=5
 
 Each variant is ``label:field=value,field=value`` applied to the config (``label:`` alone = the config as
 it is); the first variant is the reference of the relative columns. All trainers are built first, then
@@ -13,16 +13,13 @@ full training step of the config (G main, D main, lazy R1 / path-length at their
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+from absl import app, flags
+from ml_collections import config_flags
 
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from bench.common import train_step_timer  # noqa: E402
+from bench.common import train_step_timer
 
 DEFAULT_VARIANTS = ("none:;"
                     "diffaugment:augment.name=diffaugment;"

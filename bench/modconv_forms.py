@@ -1,6 +1,6 @@
 """Measures the two ways to run StyleGAN2's modulated convolution on this TF build.
 
-    python bench/modconv_forms.py --batch=16 --res=32 --channels=128
+    python -m bench.modconv_forms --batch=16 --res=32 --channels=128
 
 "fused": per-sample weights and one grouped convolution (input [1, H, W, B*C], filter [k, k, C, B*O]).
 "scaling": scale activations by the styles, one shared convolution, scale outputs by the demodulation
@@ -9,15 +9,12 @@ and without XLA, and checked to agree.
 """
 
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
 
 _BATCH = flags.DEFINE_integer("batch", 16, "Batch size.")
 _RES = flags.DEFINE_integer("res", 32, "Resolution.")

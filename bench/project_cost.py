@@ -1,9 +1,9 @@
 """Cost of projection (project_main.py, StyleGAN2's projector): seconds per optimization step and for a
 1000-step projection, at the generator sizes of the 32 px and 256 px configs.
 
-    python bench/project_cost.py                                      # configs/bench_32_e.py, configs/stylegan2_256.py
-    python bench/project_cost.py --configs=configs/demo.py --batch=8 --steps=10
-    python bench/project_cost.py --lpips=vgg16-397923af.pth           # the real LPIPS weights (same cost)
+    python -m bench.project_cost                                      # configs/bench_32_e.py, configs/stylegan2_256.py
+    python -m bench.project_cost --configs=configs/demo.py --batch=8 --steps=10
+    python -m bench.project_cost --lpips=vgg16-397923af.pth           # the real LPIPS weights (same cost)
 
 One step = synthesis forward + LPIPS-VGG16 forward of the synthesised image (the target's features are
 computed once) + the backward pass of both + Adam and the noise re-normalization, with noise optimization
@@ -15,15 +15,12 @@ w_avg from 10,000 mapped samples, and the first step (tracing). Steps are timed 
 """
 
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
 
 _CONFIGS = flags.DEFINE_list("configs", ["configs/bench_32_e.py", "configs/stylegan2_256.py"], "Config files.")
 _BATCH = flags.DEFINE_integer("batch", 1, "Targets projected at once.")

@@ -1,8 +1,8 @@
 """Cost of spectral normalization (Miyato et al. 2018) in the discriminator: forward + backward of D
 with ``weight_norm="equalized"`` vs ``"spectral"``, and the per-step ``spectral_update(D)``.
 
-    python bench/spectral_cost.py                                   # configs/bench_32_e.py's D, batch 16
-    python bench/spectral_cost.py --rounds=7 --steps=20 --nojit
+    python -m bench.spectral_cost                                   # configs/bench_32_e.py's D, batch 16
+    python -m bench.spectral_cost --rounds=7 --steps=20 --nojit
 
 The forward + backward (gradient of the mean logit w.r.t. D's trainable variables) runs in one
 ``tf.function(jit_compile=True)``, as the trainer runs each replica's D pass; ``spectral_update`` runs
@@ -11,16 +11,13 @@ in its own non-XLA tf.function, as the trainer calls it. Variants are timed in i
 """
 
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/bench_32_e.py", "Config file (sizes).")
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed passes per variant and round.")

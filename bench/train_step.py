@@ -1,10 +1,10 @@
 """Times the training step (G main + D main, lazy regularizers at their schedule, EMA) and prints img/s.
 
-    python bench/train_step.py --config=configs/bench_32.py --config.loss.name=dual_contrastive
-    python bench/train_step.py --config=configs/bench_32.py --xla=on --precision=mixed_bfloat16
-    python bench/train_step.py --config=configs/bench_32.py --strategy=mirrored --logical_cpus=2
-    python bench/train_step.py --config=configs/bench_32.py --strategy=multi_worker   # 2 local workers
-    python bench/train_step.py --config=configs/bench_32.py --profile=/tmp/prof   # where the time goes
+    python -m bench.train_step --config=configs/bench_32.py --config.loss.name=dual_contrastive
+    python -m bench.train_step --config=configs/bench_32.py --xla=on --precision=mixed_bfloat16
+    python -m bench.train_step --config=configs/bench_32.py --strategy=mirrored --logical_cpus=2
+    python -m bench.train_step --config=configs/bench_32.py --strategy=multi_worker   # 2 local workers
+    python -m bench.train_step --config=configs/bench_32.py --profile=/tmp/prof   # where the time goes
 
 Random reals are fed, so only the step is measured (not the input pipeline). Prints parameter counts,
 mean step time over the timed steps (after warm-up steps that include tracing/compilation), img/s, the
@@ -19,10 +19,8 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import app, flags
+from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/demo.py", "Config file.")
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed steps.")

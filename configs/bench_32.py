@@ -1,6 +1,6 @@
 """Benchmark size: 32x32 RGB, batch 16, about 5M generator / 15M discriminator parameters.
 
-python bench/train_step.py --config=configs/bench_32.py
+python -m bench.train_step --config=configs/bench_32.py
 """
 
 from keras_attngan.config import default_config

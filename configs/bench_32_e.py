@@ -3,7 +3,7 @@ StyleGAN2 config E's proportions: the 8-layer mapping network, channels halving 
 doubling (64 channels at 32x32 in G, 80 in D), the capacity at low resolutions. (``bench_32.py`` reaches
 the same parameter counts with a 2-layer mapping and 2x wider 32x32 layers: 2.7x the FLOPs per step.)
 
-python bench/train_step.py --config=configs/bench_32_e.py --config.loss.name=dual_contrastive
+python -m bench.train_step --config=configs/bench_32_e.py --config.loss.name=dual_contrastive
 """
 
 from keras_attngan.config import default_config

@@ -1,5 +1,5 @@
 """ContraD (Jeong & Shin 2021) on StyleGAN2 config E at 256x256 (paper_config), the AFHQ recipe of the
-reference scaled to 256 (seed-methods.md Sec. 1.5): batch 64, lr 0.0025, lazy R1 gamma 0.5 every 16
+reference scaled to 256 (docs/methods.md, ContraD): batch 64, lr 0.0025, lazy R1 gamma 0.5 every 16
 steps on h_d(D(T(x))), EMA half-life 20 kimg, the stronger ``simclr_hq`` T (add cutout with
 --config.contrad.augment=simclr_hq_cutout). Set data.source to the dataset.
 

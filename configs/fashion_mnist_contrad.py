@@ -1,7 +1,7 @@
 """ContraD (Jeong & Shin 2021, seed 003) on full Fashion-MNIST at 32x32: D learns SimCLR (L_con+) and
 SupCon-of-fakes (L_con-) representations of SimCLR views; h_d on its stop-gradient features is the GAN
-discriminator (non-saturating L_dis). The reference's StyleGAN2-on-CIFAR settings (seed-methods.md
-Sec. 1.5): batch 64, lr 0.002, R1 gamma 0.1 every step on h_d(D(T(x))), no path-length regularization,
+discriminator (non-saturating L_dis). The reference's StyleGAN2-on-CIFAR settings (docs/methods.md,
+ContraD): batch 64, lr 0.002, R1 gamma 0.1 every step on h_d(D(T(x))), no path-length regularization,
 hidden 512. ``lineval`` reports the linear-evaluation accuracy of D's features (Table 3's protocol).
 
 python train_main.py --config=configs/fashion_mnist_contrad.py --workdir=runs/fmnist_contrad

@@ -1,6 +1,6 @@
 """A config's FID by the wall clock: the demo's headline figures (README "Results").
 
-    python experiments/clock.py --config=configs/demo.py --minutes=10,35 --root=/work/exp_root
+    python -m experiments.clock --config=configs/demo.py --minutes=10,35 --root=/work/exp_root
 
 Runs README command 1 (``train_main.py --config=C --workdir=<root>/clock/<label>``) as a user would, with a
 checkpoint every tick kept (a few ms of I/O; nothing else changes), from a cold start: the clock starts
@@ -19,16 +19,14 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from keras_attngan.cli import quiet_tensorflow  # noqa: E402
+from keras_attngan.cli import quiet_tensorflow
 
 quiet_tensorflow()  # the config file imports TensorFlow: hide its start-up banner
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags
 
-from experiments import common  # noqa: E402
-from keras_attngan.cli import fail, parse_flags, quiet_python_logs  # noqa: E402
+from experiments import common
+from keras_attngan.cli import fail, parse_flags, quiet_python_logs
 
 _CONFIG = flags.DEFINE_string("config", "configs/demo.py", "Config file, as README command 1 passes it.")
 _ROOT = flags.DEFINE_string("root", None, "Directory for the run (<root>/clock/<label>), the metric cache and "

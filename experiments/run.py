@@ -1,7 +1,7 @@
 """Train and evaluate the runs of a named grid; one JSON line per evaluation in <root>/results.jsonl.
 
-    python experiments/run.py --grid=losses --root=/work/exp_root
-    python experiments/run.py --grid=losses --root=R --only=ns,dual_contrastive --seeds=0,1,2 --kimg=16
+    python -m experiments.run --grid=losses --root=/work/exp_root
+    python -m experiments.run --grid=losses --root=R --only=ns,dual_contrastive --seeds=0,1,2 --kimg=16
 
 Each run trains with ``keras_attngan.training.loop.train`` (train_main.py's machinery: checkpoints,
 resume, divergence guard) in its own subprocess (``<root>/runs/<id>/``, log in ``<root>/logs/<id>.log``),
@@ -23,12 +23,10 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
-
-from experiments import common, evaluation  # noqa: E402
-from keras_attngan.cli import fail, parse_flags, quiet_python_logs, quiet_tensorflow  # noqa: E402
+from experiments import common, evaluation
+from keras_attngan.cli import fail, parse_flags, quiet_python_logs, quiet_tensorflow
 
 _GRID = flags.DEFINE_string("grid", None, "Grid name (experiments/grids/<name>.py) or a .py file defining GRID.")
 _ROOT = flags.DEFINE_string("root", None, "Directory for the runs, logs, metric cache and results.jsonl.")
@@ -149,7 +147,7 @@ def run_grid(grid, root):
             continue
         print(f"[{i}/{len(runs)}] {run.label} seed {run.seed}: from {done:g} kimg, log {root}/logs/{run.id}.log",
               flush=True)
-        cmd = [sys.executable, os.path.abspath(__file__), f"--grid={grid['path']}", f"--root={root}",
+        cmd = [sys.executable, "-m", "experiments.run", f"--grid={grid['path']}", f"--root={root}",
                f"--worker={run.id}", f"--feature_net={_FEATURE_NET.value}"]
         if _KIMG.value is not None:
             cmd.append(f"--kimg={_KIMG.value}")

@@ -11,7 +11,7 @@ def sagan(c, attention_resolution=None):
     (G lr 1e-4, D lr 4e-4) with Adam betas (0, 0.9) (Sec. 5), SAGAN self-attention in G and D at 32x32
     (16x16 for 32 px images); no R1, no path-length regularization, no style mixing (none is in SAGAN).
     The backbone stays StyleGAN2's (mapping network, modulated convolutions, skip G, residual D) instead
-    of SAGAN's ResNet: README "SAGAN recipe"."""
+    of SAGAN's ResNet: docs/methods.md, SAGAN recipe."""
     res = attention_resolution or (16 if c.model.resolution <= 32 else 32)
     c.loss.update(name="hinge", warmup_kimg=0.0)
     c.model.update(g_weight_norm="spectral", d_weight_norm="spectral", style_mixing_prob=0.0)

@@ -13,10 +13,9 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from experiments import common
 
-from experiments import common  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TINY = """
 GRID = dict(
@@ -35,7 +34,7 @@ FIELDS = ("grid", "label", "seed", "run", "kimg", "step", "fid", "kid", "precisi
 
 
 def cli(script, *args):
-    return subprocess.run([sys.executable, os.path.join("experiments", script), *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", f"experiments.{script.removesuffix('.py')}", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -98,7 +97,7 @@ def test_grid_runs_resumes_after_kill_skips_finished_and_reports(tiny):
     args = (f"--grid={grid_path}", f"--root={root}", "--feature_net=thumbnail")
 
     # Sitting 1: kill -9 the harness and its worker as soon as the first run wrote its first checkpoint.
-    proc = subprocess.Popen([sys.executable, "experiments/run.py", *args], cwd=ROOT, start_new_session=True,
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.run", *args], cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for(os.path.join(root, "runs", ns.id, "checkpoints", "ckpt-*.index"), proc)
@@ -173,10 +172,10 @@ def test_a_killed_harness_interrupts_its_training_child(tmp_path):
     child = ("import time\n"
              "try:\n    print('ready', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
              f"    open({str(flag)!r}, 'w').write('interrupted')\n")
-    parent = (f"import subprocess, sys, time\nsys.path.insert(0, {ROOT!r})\nfrom experiments import common\n"
+    parent = ("import subprocess, sys, time\nfrom experiments import common\n"
               f"subprocess.Popen([sys.executable, '-c', {child!r}], preexec_fn=common.child_preexec())\n"
               "print('started', flush=True)\ntime.sleep(60)\n")
-    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True, cwd=ROOT,
                             start_new_session=True)
     assert sorted(proc.stdout.readline().strip() for _ in range(2)) == ["ready", "started"]  # child in its sleep
     proc.kill()  # SIGKILL: the harness gets no chance to clean up

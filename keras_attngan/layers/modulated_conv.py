@@ -19,7 +19,7 @@ class ModulatedConv2D(KernelWeightNorm, keras.layers.Layer):
     Implementation: "scaling activations" -- x * s, one ordinary convolution shared by the batch,
     then the output scaled by the per-sample demodulation factors. This is mathematically identical
     to the per-sample fused (grouped) convolution; ``bench/modconv_forms.py`` measured both on TF 2.21
-    and this form was the faster one (see the README benchmark section).
+    and this form was the faster one (docs/benchmarks.md).
 
     ``weight_norm="spectral"`` spectrally normalizes the base weight (Miyato et al. 2018,
     ``keras_attngan.layers.spectral``); the affine stays equalized, because SN would cap the spread of

@@ -110,7 +110,7 @@ class InceptionFeatures(_Extractor, tf.Module):
     (which TF's oneDNN graph rewrite runs as one fused convolution, `_MklNativeFusedConv2D`), symmetric paddings
     are passed as SAME, and the average-pool branch's 1x1 convolution, being linear, is applied before the
     average pool (which then averages its 32-192 output channels instead of the 192-1280 input channels).
-    These move features by ~1e-6 (float round-off); figures in README "Benchmarks" (bench/fid_throughput.py).
+    These move features by ~1e-6 (float round-off); figures in docs/benchmarks.md (bench/fid_throughput.py).
     """
 
     def __init__(self, path=None, jit_compile=False, name="inception_v3_tf2015"):

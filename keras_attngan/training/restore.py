@@ -2,7 +2,7 @@
 export_main.py and generate_main.py share."""
 
 from keras_attngan.training.checkpoint import Checkpointer
-from keras_attngan.training.loop import load_run_config
+from keras_attngan.training.run_config import load_run_config
 from keras_attngan.training.setup import build_trainer
 
 
