@@ -31,7 +31,7 @@ def test_dry_run_prints_resolved_config_with_overrides():
 @pytest.mark.parametrize("flag,message", [
     ("--config.train.batch_size=6", "divisible by model.mbstd_group"),
     ("--config.model.resolution=48", "power of two"),
-    ("--config.loss.name=nope", "loss.name=.nope. is not one of"),
+    ("--config.loss.name=nope", "loss.name='nope' is not one of"),
     ("--config.data.source=/no/such/dir", "/no/such/dir"),
     ("--config.train.strategy=gpus", "train.strategy='gpus' is not one of"),
     ("--config.train.precision=fp8", "train.precision='fp8' is not one of"),
