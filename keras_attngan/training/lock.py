@@ -14,11 +14,14 @@ written, read back and compared, which catches every start that is not simultane
 """
 
 import atexit
+import contextlib
 import datetime
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 import uuid
 
@@ -28,6 +31,27 @@ from keras_attngan.training.files import WorkdirError, writing
 
 LOCK_NAME = "train.lock"
 _HELD = []  # the locks this process holds, for release_all() on an immediate exit
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Ctrl-C (and SIGTERM, which the tools route to the SIGINT handler) waits until the block is done, so
+    that creating the workdir and its lock, or giving them back, is never cut in half (a lock file written
+    but not yet known as ours would be left behind). The deferred signal is delivered right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            if callable(previous):
+                previous(signal.SIGINT, caught[0])
+            else:
+                raise KeyboardInterrupt
 
 
 class WorkdirLocked(WorkdirError):
@@ -195,13 +219,14 @@ class WorkdirClaim:
 
         error = None
         if self.chief:
-            self.created = not tf.io.gfile.isdir(self.workdir)
-            with writing(self.workdir):
-                tf.io.gfile.makedirs(self.workdir)
-            try:
-                self.lock.acquire()
-            except WorkdirError as e:
-                error = e
+            with interrupts_deferred():
+                self.created = not tf.io.gfile.isdir(self.workdir)
+                with writing(self.workdir):
+                    tf.io.gfile.makedirs(self.workdir)
+                try:
+                    self.lock.acquire()
+                except WorkdirError as e:
+                    error = e
         if self.strategy is not None and cluster.is_multi_worker(self.strategy):
             if cluster.host_gather(self.strategy, float(error is None)).min() == 0 and error is None:
                 raise WorkdirLocked(f"{cluster.task_name(self.strategy)}: the chief could not lock {self.workdir} "
@@ -215,13 +240,14 @@ class WorkdirClaim:
         self.committed = True
 
     def release(self):
-        self.lock.release()
-        if self.chief and self.created and not self.committed:
-            try:
-                if not tf.io.gfile.listdir(self.workdir):
-                    tf.io.gfile.rmtree(self.workdir)
-            except (OSError, tf.errors.OpError):
-                pass
+        with interrupts_deferred():
+            self.lock.release()
+            if self.chief and self.created and not self.committed:
+                try:
+                    if not tf.io.gfile.listdir(self.workdir):
+                        tf.io.gfile.rmtree(self.workdir)
+                except (OSError, tf.errors.OpError):
+                    pass
 
 
 def release_all():
