@@ -67,7 +67,8 @@ class SourceSpec:
 
 
 class SourceKind:
-    """What the input pipeline asks of a kind of source (one registered instance per kind).
+    """What the input pipeline asks of a kind of source (the class is registered; it holds no state, so an
+    instance is made where one is needed).
 
     In-memory kinds implement ``load_array``; the others ``open`` (items, decode fn, count) and ``count``."""
 
