@@ -7,13 +7,15 @@ from keras_attngan.config import default_config
 
 
 def tiny_config(resolution=16, channels=1, batch_size=4, **train):
+    """R1 and path-length regularization run every step (interval 1), so a trainer traces one step variant
+    instead of two (tracing is most of a test's time); tests of the lazy schedule pass their intervals."""
     c = default_config()
     c.data.source = "embedded"
     c.data.fit = "pad"
     c.model.update(resolution=resolution, img_channels=channels, z_dim=16, w_dim=16, mapping_layers=2,
                    fmap_base=64, fmap_max=16)
     c.train.update(batch_size=batch_size, total_kimg=batch_size * 4 / 1000, tick_kimg=batch_size * 2 / 1000,
-                   ckpt_kimg=batch_size * 2 / 1000, sample_kimg=batch_size * 2 / 1000, r1_interval=2, pl_interval=2,
+                   ckpt_kimg=batch_size * 2 / 1000, sample_kimg=batch_size * 2 / 1000, r1_interval=1, pl_interval=1,
                    r1_gamma=1.0, ema_kimg=0.01, ema_rampup=0.05, grid_size=4, tensorboard_every=1)
     c.train.update(**train)
     return c

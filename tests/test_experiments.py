@@ -22,7 +22,7 @@ GRID = dict(
     title="tiny", base="configs/demo.py",
     overrides={"data.subset": 300, "model.resolution": 16, "model.z_dim": 16, "model.w_dim": 16,
                "model.mapping_layers": 1, "model.fmap_base": 64, "model.fmap_max": 16, "train.batch_size": 8,
-               "train.grid_size": 4, "train.r1_interval": 2, "train.tensorboard_every": 4},
+               "train.grid_size": 4, "train.r1_interval": 1, "train.tensorboard_every": 4},
     runs=[{"label": "ns"}, {"label": "hinge", "overrides": {"loss.name": "hinge"}}],
     seeds=[0], kimg=0.128, eval_kimg=[0.064], tick_kimg=0.064,
     metrics={"num_fakes": 200, "num_reals": 200, "reference": "embedded"},

@@ -11,7 +11,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--config=configs/demo.py", "--config.model.resolution=16", "--config.model.z_dim=16",
         "--config.model.w_dim=16", "--config.model.mapping_layers=2", "--config.model.fmap_base=64",
         "--config.model.fmap_max=16", "--config.train.batch_size=4", "--config.train.tick_kimg=0.008",
-        "--config.train.ckpt_kimg=0.008", "--config.train.sample_kimg=0.008", "--config.train.grid_size=4"]
+        "--config.train.ckpt_kimg=0.008", "--config.train.sample_kimg=0.008", "--config.train.grid_size=4",
+        "--config.train.r1_interval=1"]  # R1 every step: one traced step variant
 
 
 def run_main(*args):

@@ -2,6 +2,7 @@
 sigma against NumPy, unit spectral norm after power iterations, purity of the forward, XLA, gradients,
 configs, networks, and MirroredStrategy against one device."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -48,8 +49,11 @@ def normalized_matrix(layer):
 
 @pytest.mark.parametrize("make", [dense, conv, modconv], ids=["dense", "conv", "modconv"])
 def test_unit_spectral_norm_after_power_iterations(make):
+    # Seeded: how fast the power iteration converges depends on the gap between the top two singular values
+    # of the random kernel (an unseeded modconv kernel once needed more than 50 iterations).
+    keras.utils.set_random_seed(0)
     layer = make()
-    for _ in range(50):
+    for _ in range(200):
         layer.power_iterate()
     assert abs(np.linalg.svd(normalized_matrix(layer), compute_uv=False)[0] - 1.0) < 1e-3
 

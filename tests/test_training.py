@@ -22,7 +22,7 @@ def run_steps(trainer, dataset, n, skip=0):
 
 
 def test_train_step_changes_weights_and_keeps_losses_finite():
-    config = tiny_config()
+    config = tiny_config(r1_interval=2, pl_interval=2)
     trainer = build_trainer(config)
     before = all_weights(trainer.generator, trainer.discriminator, trainer.g_ema)
     logs = run_steps(trainer, fixed_batches(config), 3)

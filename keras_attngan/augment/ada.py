@@ -66,7 +66,9 @@ def adjust_p(p, mean_sign, batch_size, interval, target, speed_kimg):
     ``batch_size``; so p can cross [0, 1] in ``speed_kimg`` thousand images at the fastest. The reference
     clamps at 0 only; the clamp at 1 here keeps p a probability.
     """
-    step = float(batch_size) * float(interval) / (float(speed_kimg) * 1000.0)
+    # The step's global batch is a tensor (float() of it is AutoGraph's cast, and the step has no AutoGraph).
+    batch = tf.cast(batch_size, tf.float32) if tf.is_tensor(batch_size) else float(batch_size)
+    step = batch * float(interval) / (float(speed_kimg) * 1000.0)
     r = tf.cast(mean_sign, tf.float32)
     return tf.clip_by_value(tf.cast(p, tf.float32) + tf.sign(r - target) * step, 0.0, 1.0)
 

@@ -38,6 +38,7 @@ from keras_attngan import losses
 from keras_attngan.methods.base import Adversarial, ObjectiveTerm
 from keras_attngan.registry import METHODS
 from keras_attngan.rng import fold
+from keras_attngan.utils.graphs import maybe_xla
 
 MASK = -5e4  # the reference's diagonal fill: a self-similarity never wins the softmax
 VIEWS = ("real1", "real2", "fake")
@@ -153,8 +154,8 @@ class ContraD(ObjectiveTerm):
         for head, out in (("contrad_real", self.proj_dim), ("contrad_fake", self.proj_dim), ("contrad_dis", 1)):
             D.add_head(head, mlp_head(self.hidden, out, head), (None, dim))
         self._D = D  # the heads are D's; D itself is called through the step's run_D
-        jit = (lambda f: tf.function(f, jit_compile=True)) if trainer.xla else (lambda f: f)
-        self._d_forward, self._g_forward = jit(self._d_forward_impl), jit(self._g_forward_impl)
+        self._d_forward = maybe_xla(self._d_forward_impl, trainer.xla)
+        self._g_forward = maybe_xla(self._g_forward_impl, trainer.xla)
 
     # ------------------------------------------------------------------ forward passes (XLA when on)
     def draw(self, batch, seed):

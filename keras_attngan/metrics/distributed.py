@@ -11,6 +11,8 @@ at call time; under the default strategy this is a plain call of `fn` in a `tf.f
 
 import tensorflow as tf
 
+from keras_attngan.utils.graphs import graph_function
+
 __all__ = ["ReplicaMap"]
 
 
@@ -31,7 +33,7 @@ class ReplicaMap:
     def _step(self, strategy):
         key = id(strategy)
         if key not in self._steps:
-            @tf.function  # one trace per batch shape (a run has few: the batch size and the remainder)
+            @graph_function  # one trace per batch shape (a run has few: the batch size and the remainder)
             def step(per_replica):
                 return strategy.run(self.fn, args=per_replica)
 

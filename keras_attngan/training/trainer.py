@@ -39,6 +39,7 @@ from keras_attngan.rng import batch_normal, batch_uniform, fold
 from keras_attngan.training import regularizers as reg
 from keras_attngan.training.adversarial import LogitLoss
 from keras_attngan.training.schedule import ema_beta
+from keras_attngan.utils.graphs import graph_function, maybe_xla
 
 METRIC_NAMES = ("d_loss", "g_loss", "r1_penalty", "pl_penalty", "real_score", "fake_score")
 
@@ -95,12 +96,11 @@ class GANTrainer(keras.Model):
         self._host_step = None
         self.global_batch = None  # set by make_train_function's caller via the first batch
         self.built = True
-        jit = (lambda f: tf.function(f, jit_compile=True)) if self.xla else (lambda f: f)
-        self._g_main_forward = jit(self._g_main_forward_impl)
-        self._g_reg_forward = jit(self._g_reg_forward_impl)
-        self._generate = jit(self._generate_impl)
-        self._d_main_forward = jit(self._d_main_forward_impl)
-        self._d_reg_grads = jit(self._d_reg_grads_impl)
+        self._g_main_forward = maybe_xla(self._g_main_forward_impl, self.xla)
+        self._g_reg_forward = maybe_xla(self._g_reg_forward_impl, self.xla)
+        self._generate = maybe_xla(self._generate_impl, self.xla)
+        self._d_main_forward = maybe_xla(self._d_main_forward_impl, self.xla)
+        self._d_reg_grads = maybe_xla(self._d_reg_grads_impl, self.xla)
 
     # ------------------------------------------------------------------ setup
     def compile(self, g_optimizer, d_optimizer, **kwargs):
@@ -369,7 +369,7 @@ class GANTrainer(keras.Model):
             return self.train_function
         strategy = self.distribute_strategy
 
-        @tf.function
+        @graph_function
         def one_step(iterator, flags):
             data = iterator.get_next()
             outputs = strategy.run(self.train_step, args=(data, flags))
