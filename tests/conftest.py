@@ -1,11 +1,14 @@
 """Splits the host CPU into 2 logical devices before TensorFlow initialises, so MirroredStrategy tests
 run across two real replicas on a CPU-only machine. Single-device code still runs on /CPU:0.
 
-Tests run with ``KERAS_ATTNGAN_FAST_START=1`` (TensorFlow's graph optimizer off, in this process and in the
+Tests run with ``KERAS_ATTNGAN_FAST_START=1`` (the slow passes of TensorFlow's graph optimizer off, here and in the
 entry points the tests start): the suite's time is mostly spent building the graphs of tiny models, not
 running them. ``KERAS_ATTNGAN_FAST_START=0 python -m pytest tests`` runs it with the optimizer on."""
 
 import os
+import shutil
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_ATTNGAN_FAST_START", "1")
@@ -17,3 +20,36 @@ from keras_attngan.training.strategy import split_cpu  # noqa: E402
 
 fast_start(tf)
 split_cpu(2)
+
+
+# ---------------------------------------------------------------------------------------- shared runs
+@pytest.fixture(scope="session")
+def _finished_run(tmp_path_factory):
+    from keras_attngan.training import loop
+    from tests.helpers import FAST, tiny_config
+
+    workdir = tmp_path_factory.mktemp("shared") / "run"
+    loop.train(tiny_config(**FAST), str(workdir), verbose=0)
+    return workdir
+
+
+@pytest.fixture
+def finished_run(_finished_run, tmp_path):
+    """A copy of one finished ``tiny_config(**FAST)`` run (checkpoints at steps 2 and 4): trained once per
+    test worker, so a test of what a later start does with a run's files does not train the run itself."""
+    workdir = tmp_path / "run"
+    shutil.copytree(_finished_run, workdir)
+    return workdir
+
+
+# --------------------------------------------------------------------------------------- file order
+# The files that take longest are handed out first: xdist gives each worker whole files in collection order,
+# and a heavy file collected last leaves the other worker idle at the end (largest first, from --durations).
+HEAVY_FIRST = ("test_robustness.py", "test_xla_menu.py", "test_extensions.py", "test_faults.py",
+               "test_experiments.py", "test_training.py", "test_distribute.py", "test_multi_worker.py",
+               "test_attention_networks.py", "test_main.py", "test_contrad.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))  # stable

@@ -21,6 +21,10 @@ def tiny_config(resolution=16, channels=1, batch_size=4, **train):
     return c
 
 
+# 2 steps per tick and per checkpoint, 4 steps in all (with tiny_config's batch of 4).
+FAST = dict(total_kimg=0.016, tick_kimg=0.008, ckpt_kimg=0.008, sample_kimg=0.008)
+
+
 def fixed_batches(config, n_batches=4, seed=0):
     """A deterministic (unshuffled) repeating dataset of random reals in [-1, 1]."""
     m, b = config.model, config.train.batch_size

@@ -22,9 +22,9 @@ from keras_attngan.training.files import WorkdirError
 from keras_attngan.training.lock import LOCK_NAME, WorkdirLock, WorkdirLocked
 from keras_attngan.training.setup import build_trainer
 from keras_attngan.utils.console import hide_expected_tf_warnings
-from tests.helpers import tiny_config
+from tests.helpers import FAST, tiny_config
 from tests.test_main import ROOT, TINY, run_main
-from tests.test_robustness import FAST, ckpt_steps
+from tests.test_robustness import ckpt_steps
 
 
 def _write_lock(workdir, **holder):
@@ -152,9 +152,8 @@ def _full_disk(*args, **kwargs):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
-def test_full_disk_names_the_cause_and_the_size(tmp_path, monkeypatch):
-    workdir = tmp_path / "run"
-    loop.train(tiny_config(**FAST), str(workdir), verbose=0)
+def test_full_disk_names_the_cause_and_the_size(finished_run, monkeypatch):
+    workdir = finished_run
     size = sum(p.stat().st_size for p in (workdir / "checkpoints").glob("ckpt-4.*")) / 2**20
     monkeypatch.setattr(tf.train.CheckpointManager, "save", _full_disk)
     with pytest.raises(WorkdirError) as e:
@@ -191,9 +190,8 @@ def test_tf_retracing_note_is_hidden(caplog):
     assert [r.getMessage() for r in caplog.records] == ["something else"]
 
 
-def test_corrupt_checkpoint_list_is_one_warning_and_is_rebuilt(tmp_path, capsys, caplog):
-    workdir = tmp_path / "run"
-    loop.train(tiny_config(**FAST), str(workdir), verbose=0)
+def test_corrupt_checkpoint_list_is_one_warning_and_is_rebuilt(finished_run, capsys, caplog):
+    workdir = finished_run
     (workdir / "checkpoints" / "checkpoint").write_text('garbage: "x"\n')
     capsys.readouterr()
     with caplog.at_level(logging.WARNING, logger="tensorflow"):
@@ -224,9 +222,8 @@ def test_rotation_never_keeps_a_skipped_checkpoint_over_a_finite_one(tmp_path, c
     assert sorted(p.name for p in (workdir / "checkpoints" / "skipped").iterdir())[0] == "ckpt-9.data-00000-of-00001"
 
 
-def test_rerunning_a_finished_run_says_it_is_complete(tmp_path, capsys):
-    workdir = tmp_path / "run"
-    loop.train(tiny_config(**FAST), str(workdir), verbose=0)
+def test_rerunning_a_finished_run_says_it_is_complete(finished_run, capsys):
+    workdir = finished_run
     before = {p.name: p.stat().st_mtime_ns for p in workdir.iterdir()}
     capsys.readouterr()
     trainer = loop.train(tiny_config(**FAST, g_lr=0.001), str(workdir), verbose=0)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--config=configs/demo.py", "--config.model.resolution=16", "--config.model.z_dim=16",
+TINY = ["--config=configs/demo.py", "--config.model.resolution=8", "--config.model.z_dim=16",
         "--config.model.w_dim=16", "--config.model.mapping_layers=2", "--config.model.fmap_base=64",
         "--config.model.fmap_max=16", "--config.train.batch_size=4", "--config.train.tick_kimg=0.008",
         "--config.train.ckpt_kimg=0.008", "--config.train.sample_kimg=0.008", "--config.train.grid_size=4",
