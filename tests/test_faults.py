@@ -48,13 +48,13 @@ def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path, capsys):
     assert record["pid"] == os.getpid() and record["host"] == socket.gethostname() and record["started"]
     with pytest.raises(WorkdirLocked, match=rf"{workdir} is in use by another training run \(pid {os.getpid()} on "
                                             rf"host {socket.gethostname()} since .*pass another --workdir"):
-        loop.train(tiny_config(**FAST), workdir, verbose=0)
+        loop.train(tiny_config(8, **FAST), workdir, verbose=0)
     assert sorted(os.listdir(workdir)) == [LOCK_NAME]  # the refused start wrote nothing
     holder.release()
     assert not os.path.exists(os.path.join(workdir, LOCK_NAME))
     # A lock left by a process that is gone (kill -9) on this host: taken over with one line.
     _write_lock(workdir, host=socket.gethostname(), pid=_dead_pid(), started="earlier")
-    trainer = loop.train(tiny_config(**FAST), workdir, verbose=0)
+    trainer = loop.train(tiny_config(8, **FAST), workdir, verbose=0)
     out = capsys.readouterr().out
     assert int(trainer.step.numpy()) == 4
     assert out.count("warning: took over") == 1 and "which is no longer running" in out
@@ -66,10 +66,10 @@ def test_lock_of_another_host_and_an_unreadable_lock(tmp_path, capsys):
     _write_lock(workdir, host="some-other-host", pid=1, started="2026-12-06T05:00:00")
     with pytest.raises(WorkdirLocked, match=rf"locked by a training run on another host \(pid 1 on host some-other-host"
                                             rf".*if that run is no longer running, delete {workdir}/{LOCK_NAME}"):
-        loop.train(tiny_config(**FAST), workdir, verbose=0)
+        loop.train(tiny_config(8, **FAST), workdir, verbose=0)
     with open(os.path.join(workdir, LOCK_NAME), "w") as f:
         f.write('{"host": "x')  # a kill while the lock was being written
-    loop.train(tiny_config(**FAST), workdir, verbose=0)
+    loop.train(tiny_config(8, **FAST), workdir, verbose=0)
     assert "took over" in capsys.readouterr().out and not os.path.exists(os.path.join(workdir, LOCK_NAME))
 
 
@@ -79,7 +79,7 @@ def test_a_start_that_fails_on_its_data_leaves_nothing(tmp_path):
     few = tmp_path / "few.npz"
     np.savez(few, images=np.zeros((3, 16, 16, 1), np.uint8))
     workdir = tmp_path / "run"
-    bad = tiny_config(**FAST)
+    bad = tiny_config(8, **FAST)
     bad.data.source, bad.model.fmap_max = str(few), 32
     with pytest.raises(ValueError, match="fewer than batch_size=4"):
         loop.train(bad, str(workdir), verbose=0)
@@ -89,7 +89,7 @@ def test_a_start_that_fails_on_its_data_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match="fewer than batch_size=4"):
         loop.train(bad, str(workdir), verbose=0)
     assert workdir.exists() and os.listdir(workdir) == []
-    trainer = loop.train(tiny_config(**FAST), str(workdir), verbose=0)
+    trainer = loop.train(tiny_config(8, **FAST), str(workdir), verbose=0)
     assert int(trainer.step.numpy()) == 4
 
 
@@ -157,7 +157,7 @@ def test_full_disk_names_the_cause_and_the_size(finished_run, monkeypatch):
     size = sum(p.stat().st_size for p in (workdir / "checkpoints").glob("ckpt-4.*")) / 2**20
     monkeypatch.setattr(tf.train.CheckpointManager, "save", _full_disk)
     with pytest.raises(WorkdirError) as e:
-        loop.train(tiny_config(**dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
+        loop.train(tiny_config(8, **dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
     message = str(e.value)
     assert "\n" not in message and "function_node" not in message
     assert f"cannot write {workdir}/checkpoints: no space left on the device that holds it (ENOSPC; " in message
@@ -195,7 +195,7 @@ def test_corrupt_checkpoint_list_is_one_warning_and_is_rebuilt(finished_run, cap
     (workdir / "checkpoints" / "checkpoint").write_text('garbage: "x"\n')
     capsys.readouterr()
     with caplog.at_level(logging.WARNING, logger="tensorflow"):
-        trainer = loop.train(tiny_config(**dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
+        trainer = loop.train(tiny_config(8, **dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
     out = capsys.readouterr().out
     assert int(trainer.step.numpy()) == 6
     assert out.count("(the list of checkpoints) is corrupt") == 1
@@ -208,14 +208,14 @@ def test_rotation_never_keeps_a_skipped_checkpoint_over_a_finite_one(tmp_path, c
     """A non-finite ckpt-9 among finite ones (copied in: the run never writes one): resume skips it, moves it
     to checkpoints/skipped/, and keep_checkpoints=3 rotates among the finite checkpoints only."""
     workdir = tmp_path / "run"
-    loop.train(tiny_config(keep_checkpoints=3, **FAST), str(workdir), verbose=0)
-    other = build_trainer(tiny_config())
+    loop.train(tiny_config(8, keep_checkpoints=3, **FAST), str(workdir), verbose=0)
+    other = build_trainer(tiny_config(8))
     other.g_ema.weights[0].assign(np.full(other.g_ema.weights[0].shape, np.nan, np.float32))
     other.step.assign(9)
     Checkpointer(str(workdir), other, max_to_keep=3).manager.save(checkpoint_number=9)
     assert ckpt_steps(workdir) == [2, 4, 9]
     capsys.readouterr()
-    loop.train(tiny_config(keep_checkpoints=3, **dict(FAST, total_kimg=0.032)), str(workdir), verbose=0)
+    loop.train(tiny_config(8, keep_checkpoints=3, **dict(FAST, total_kimg=0.032)), str(workdir), verbose=0)
     out = capsys.readouterr().out
     assert "skipping" in out and "ckpt-9" in out and "moved ckpt-9 to" in out
     assert ckpt_steps(workdir) == [4, 6, 8]
@@ -226,7 +226,7 @@ def test_rerunning_a_finished_run_says_it_is_complete(finished_run, capsys):
     workdir = finished_run
     before = {p.name: p.stat().st_mtime_ns for p in workdir.iterdir()}
     capsys.readouterr()
-    trainer = loop.train(tiny_config(**FAST, g_lr=0.001), str(workdir), verbose=0)
+    trainer = loop.train(tiny_config(8, **FAST, g_lr=0.001), str(workdir), verbose=0)
     out = capsys.readouterr().out.strip()
     assert int(trainer.step.numpy()) == 4
     assert out == (f"{workdir} is complete: 0.016 kimg of train.total_kimg=0.016 (step 4); nothing to do: to train "

@@ -39,9 +39,9 @@ def test_divergence_stops_keeps_the_finite_checkpoint_and_lr_change_takes_effect
     """A finite run, then a resume with a learning rate of 100: the new rate is used (it diverges),
     the run stops with one line naming the step, and the finite checkpoint survives keep_checkpoints=1."""
     workdir = tmp_path / "run"
-    loop.train(tiny_config(keep_checkpoints=1, **FAST), str(workdir), verbose=0)
+    loop.train(tiny_config(8, keep_checkpoints=1, **FAST), str(workdir), verbose=0)
     assert ckpt_steps(workdir) == [4]
-    diverging = tiny_config(keep_checkpoints=1, **dict(FAST, total_kimg=0.032), g_lr=100.0, d_lr=100.0)
+    diverging = tiny_config(8, keep_checkpoints=1, **dict(FAST, total_kimg=0.032), g_lr=100.0, d_lr=100.0)
     with pytest.raises(DivergenceError, match=r"non-finite .* step 6.*ckpt-4 \(step 4\).*nan_policy=rollback"):
         loop.train(diverging, str(workdir), verbose=0)
     assert ckpt_steps(workdir) == [4]
@@ -49,13 +49,13 @@ def test_divergence_stops_keeps_the_finite_checkpoint_and_lr_change_takes_effect
     rows = [json.loads(line) for line in open(workdir / "stats.jsonl")]
     assert [r["step"] for r in rows] == [2, 4] and all(np.isfinite(r["d_loss"]) for r in rows)
     # The config is the one of the last successful start; the run resumes from ckpt-4 with it.
-    trainer = loop.train(tiny_config(keep_checkpoints=1, **dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
+    trainer = loop.train(tiny_config(8, keep_checkpoints=1, **dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
     assert int(trainer.step.numpy()) == 6
 
 
 def test_learning_rates_and_betas_follow_the_config_on_resume(finished_run, capsys):
     workdir = str(finished_run)
-    config = tiny_config(**dict(FAST, total_kimg=0.024), g_lr=0.0005, d_lr=0.0007, beta2=0.9)
+    config = tiny_config(8, **dict(FAST, total_kimg=0.024), g_lr=0.0005, d_lr=0.0007, beta2=0.9)
     trainer = loop.train(config, workdir, verbose=0)
     out = capsys.readouterr().out
     assert "changed on resume:" in out and "train.g_lr 0.002 -> 0.0005" in out and "train.beta2" in out
@@ -68,7 +68,7 @@ def test_learning_rates_and_betas_follow_the_config_on_resume(finished_run, caps
 
 def test_rollback_policy_retries_then_stops_without_writing_nan(tmp_path, capsys):
     workdir = tmp_path / "run"
-    config = tiny_config(**FAST, g_lr=100.0, d_lr=100.0, nan_policy="rollback", nan_retries=2)
+    config = tiny_config(8, **FAST, g_lr=100.0, d_lr=100.0, nan_policy="rollback", nan_retries=2)
     with pytest.raises(DivergenceError, match="after 2 rollbacks"):
         loop.train(config, str(workdir), verbose=0)
     out = capsys.readouterr().out
@@ -80,16 +80,16 @@ def test_rollback_policy_retries_then_stops_without_writing_nan(tmp_path, capsys
 def test_failed_start_leaves_no_config_json(tmp_path):
     workdir = tmp_path / "run"
     with pytest.raises(ValueError, match="g_attention.type='nope'"):
-        loop.train(_with(tiny_config(**FAST), "model.g_attention.type", "nope"), str(workdir), verbose=0)
+        loop.train(_with(tiny_config(8, **FAST), "model.g_attention.type", "nope"), str(workdir), verbose=0)
     assert not (workdir / "config.json").exists()
     # A run whose config.json was lost: restoring into another model fails and writes no config.
-    loop.train(tiny_config(**FAST), str(workdir), verbose=0)
+    loop.train(tiny_config(8, **FAST), str(workdir), verbose=0)
     os.remove(workdir / "config.json")
-    other = _with(tiny_config(**FAST), "model.fmap_max", 8)
+    other = _with(tiny_config(8, **FAST), "model.fmap_max", 8)
     with pytest.raises(CheckpointError):
         loop.train(other, str(workdir), verbose=0)
     assert not (workdir / "config.json").exists()
-    trainer = loop.train(tiny_config(**dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
+    trainer = loop.train(tiny_config(8, **dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
     assert int(trainer.step.numpy()) == 6 and (workdir / "config.json").exists()
 
 
@@ -108,7 +108,7 @@ def test_corrupt_latest_checkpoint_falls_back_and_temp_dirs_are_removed(finished
     data = next((workdir / "checkpoints").glob("ckpt-4.data-*"))
     data.write_bytes(data.read_bytes()[:64])  # truncated, as after a kill or a full disk
     (workdir / "checkpoints" / "ckpt-6_temp").mkdir()
-    trainer = loop.train(tiny_config(**dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
+    trainer = loop.train(tiny_config(8, **dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
     out = capsys.readouterr().out
     assert "skipping" in out and "ckpt-4" in out and "resuming from" in out and "ckpt-2 instead" in out
     assert "removed" in out and not (workdir / "checkpoints" / "ckpt-6_temp").exists()
@@ -119,18 +119,18 @@ def test_corrupt_latest_checkpoint_falls_back_and_temp_dirs_are_removed(finished
 
 def test_explicit_checkpoint_and_missing_checkpoint(finished_run):
     workdir = finished_run
-    trainer = loop.train(tiny_config(**dict(FAST, total_kimg=0.024)), str(workdir), verbose=0,
+    trainer = loop.train(tiny_config(8, **dict(FAST, total_kimg=0.024)), str(workdir), verbose=0,
                          checkpoint=str(workdir / "checkpoints" / "ckpt-2"))
     assert int(trainer.step.numpy()) == 6
     assert [json.loads(line)["step"] for line in open(workdir / "stats.jsonl")] == [2, 4, 6]
     with pytest.raises(CheckpointError, match="ckpt-3 does not exist.*available"):
-        loop.train(tiny_config(**FAST), str(workdir), verbose=0, checkpoint=str(workdir / "checkpoints" / "ckpt-3"))
+        loop.train(tiny_config(8, **FAST), str(workdir), verbose=0, checkpoint=str(workdir / "checkpoints" / "ckpt-3"))
 
 
 def test_save_refuses_non_finite_weights(tmp_path):
     from keras_attngan.training.setup import build_trainer
 
-    trainer = build_trainer(tiny_config())
+    trainer = build_trainer(tiny_config(8))
     checkpointer = Checkpointer(str(tmp_path), trainer)
     checkpointer.save()
     trainer.g_ema.weights[0].assign(np.full(trainer.g_ema.weights[0].shape, np.nan, np.float32))
@@ -140,7 +140,7 @@ def test_save_refuses_non_finite_weights(tmp_path):
     # fallback goes to the finite one.
     trainer.step.assign(1)
     checkpointer.manager.save(checkpoint_number=1)
-    fresh = build_trainer(tiny_config())
+    fresh = build_trainer(tiny_config(8))
     with pytest.raises(CheckpointError, match="ckpt-1 holds non-finite values"):
         Checkpointer(str(tmp_path), fresh).restore(str(tmp_path / "checkpoints" / "ckpt-1"))
     assert Checkpointer(str(tmp_path), fresh).restore(fallback=True) == 0
@@ -178,12 +178,12 @@ def test_trim_jsonl_drops_rows_after_the_step_and_broken_lines(tmp_path):
 ])
 def test_bad_config_values_are_one_line(field, value, message):
     with pytest.raises(ValueError) as e:
-        validate(_with(tiny_config(), field, value))
+        validate(_with(tiny_config(8), field, value))
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
 def test_bad_reference_variant_is_refused_with_the_config():
-    config = tiny_config()
+    config = tiny_config(8)
     config.model.d_attention.update(type="reference", variant="eq99", resolution=8)
     with pytest.raises(ValueError, match="variant='eq99' is not one of eq8, eq9, eq10"):
         validate(config)

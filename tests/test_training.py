@@ -55,7 +55,7 @@ def test_lazy_regularization_correction_and_ema_schedule():
 
 def test_resume_continuity(tmp_path):
     """4 steps straight == 2 steps, checkpoint, restore into a new model, 2 more steps."""
-    config = tiny_config()
+    config = tiny_config(8)
     data = fixed_batches(config)
     straight = build_trainer(config)
     run_steps(straight, data, 4)
