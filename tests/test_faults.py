@@ -204,11 +204,10 @@ def test_corrupt_checkpoint_list_is_one_warning_and_is_rebuilt(finished_run, cap
     assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == ["ckpt-2", "ckpt-4", "ckpt-6"]
 
 
-def test_rotation_never_keeps_a_skipped_checkpoint_over_a_finite_one(tmp_path, capsys):
+def test_rotation_never_keeps_a_skipped_checkpoint_over_a_finite_one(finished_run, capsys):
     """A non-finite ckpt-9 among finite ones (copied in: the run never writes one): resume skips it, moves it
     to checkpoints/skipped/, and keep_checkpoints=3 rotates among the finite checkpoints only."""
-    workdir = tmp_path / "run"
-    loop.train(tiny_config(8, keep_checkpoints=3, **FAST), str(workdir), verbose=0)
+    workdir = finished_run
     other = build_trainer(tiny_config(8))
     other.g_ema.weights[0].assign(np.full(other.g_ema.weights[0].shape, np.nan, np.float32))
     other.step.assign(9)
