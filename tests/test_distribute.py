@@ -37,7 +37,7 @@ def test_mirrored_equals_single_device(loss):
     # get gradients that are zero up to float rounding; Adam divides by sqrt(v) + eps and would turn
     # that rounding noise into full-size steps. A larger eps keeps the comparison about the math.
     eps = 1e-4 if loss == "dual_contrastive" else 1e-8
-    config = tiny_config(resolution=8, batch_size=8, pl_weight=2.0, adam_epsilon=eps)
+    config = tiny_config(resolution=8, batch_size=8, pl_weight=2.0, adam_epsilon=eps, r1_interval=2, pl_interval=2)
     config.loss.name = loss
     single = train_state(config)
     assert single[0]["r1_penalty"] > 0 and single[0]["pl_penalty"] > 0  # the lazy phases ran

@@ -61,7 +61,7 @@ def finish(procs, timeout=300):
 def _equivalence_config():
     from tests.helpers import tiny_config
 
-    return tiny_config(resolution=8, batch_size=8, pl_weight=2.0)
+    return tiny_config(resolution=8, batch_size=8, pl_weight=2.0, r1_interval=2, pl_interval=2)
 
 
 def _trained_state(trainer, config, steps=3):
