@@ -223,7 +223,7 @@ def test_clock_evaluates_the_checkpoint_of_each_mark(tmp_path):
         "'train.ckpt_kimg': 0.064, 'train.sample_kimg': 0.064})\n"
         "    return c\n" % (common.load_grid(str(grid))["overrides"],))
     root = tmp_path / "root"
-    args = (f"--config={config}", f"--root={root}", "--label=tiny", "--minutes=0.02,0.5", f"--metrics_of={grid}",
+    args = (f"--config={config}", f"--root={root}", "--label=tiny", "--minutes=0.02,0.35", f"--metrics_of={grid}",
             "--feature_net=thumbnail")
     r = cli("clock.py", *args)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -231,11 +231,11 @@ def test_clock_evaluates_the_checkpoint_of_each_mark(tmp_path):
     rows = [json.loads(line) for line in open(root / "clock.jsonl")]
     assert len(rows) == 1
     row = rows[0]
-    assert row["minutes"] == 0.5 and row["checkpoint_minutes"] <= 0.5 and not row["finished_before_mark"]
+    assert row["minutes"] == 0.35 and row["checkpoint_minutes"] <= 0.35 and not row["finished_before_mark"]
     assert row["kimg"] > 0 and math.isfinite(row["fid"]) and row["num_fakes"] == 200
     log = open(root / "clock" / "tiny.log").read()
     # Stopped with Ctrl-C at the mark, not finished; the checkpoint saved then is the one evaluated for it.
-    assert f"interrupted at step {row['step']}: saved" in log and row["checkpoint_minutes"] > 0.45, (row, log[-500:])
+    assert f"interrupted at step {row['step']}: saved" in log and row["checkpoint_minutes"] > 0.3, (row, log[-500:])
     r = cli("clock.py", *args)
     assert r.returncode == 0 and "evaluating only" in r.stdout
     assert len(open(root / "clock.jsonl").read().splitlines()) == 2
