@@ -52,3 +52,34 @@ def train_step_timer(trainer, config, warmup=3):
 
     return timer
 
+
+def make_images(size, channels, count, seed=0):
+    """Garment photos stand-ins: uint8 [count, size, size, channels]."""
+    import tensorflow as tf
+
+    from keras_attngan.data.arrays import load_embedded
+
+    base = load_embedded()[:count].astype(np.float32)
+    base = np.concatenate([base] * (count // len(base) + 1))[:count]
+    rng = np.random.RandomState(seed)
+    out = np.empty((count, size, size, channels), np.uint8)
+    for start in range(0, count, 200):
+        x = tf.image.resize(base[start:start + 200], [size, size], method="bilinear").numpy()
+        tint = rng.uniform(0.4, 1.0, (len(x), 1, 1, channels)) if channels == 3 else 1.0
+        x = x * tint + rng.normal(0, 4, (len(x), size, size, channels)) + (255 - x.max()) * 0.2
+        out[start:start + len(x)] = np.clip(np.round(x), 0, 255).astype(np.uint8)
+    return out
+
+
+def images_per_second(source, size, channels, seconds, tfds_data_dir=None, batch=32):
+    from keras_attngan.data import build_dataset
+
+    ds = build_dataset(source, size, channels, batch, fit="resize", tfds_data_dir=tfds_data_dir)
+    it = iter(ds)
+    for _ in range(3):  # warm-up: the pipeline's threads start, the prefetch buffer fills
+        next(it)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        next(it).numpy()
+        n += batch
+    return n / (time.perf_counter() - t0)

@@ -12,6 +12,7 @@ training system reads its choices (strategies, precisions, clusters) from here.
 import ml_collections
 
 from keras_attngan.augment.config import default_augment_config, validate_augment_config
+from keras_attngan.data.sources import FITS
 from keras_attngan.networks.attention_config import check_attention_config
 from keras_attngan.networks.widths import check_resolution
 from keras_attngan.registry import LOSSES, METHODS
@@ -30,7 +31,9 @@ def default_config():
 
     c.data = ml_collections.ConfigDict()
     c.data.source = "embedded"      # see keras_attngan.data for the accepted forms
-    c.data.fit = "resize"           # 'resize' (center-crop + resize) or 'pad' (center-crop + pad)
+    c.data.fit = "resize"           # 'resize' (center-crop + resize), 'pad' (center-crop + pad) or 'crop'
+    c.data.tfds_data_dir = ""       # where tfds:<name> datasets are (a local path or gs://...; "" = TFDS_DATA_DIR)
+    c.data.labels = False           # yield (image, label): sources with labels only (docs/data.md)
     c.data.xflip = False
     c.data.subset = 0               # >0: train on the first N images only
     c.data.skip_bad = False         # skip unreadable images instead of stopping
@@ -257,8 +260,10 @@ def validate(config):
         raise ValueError(f"train.collective_timeout must be >= 0 seconds (0 = no limit), got {t.collective_timeout}")
     check_precision(t.precision)
     parse_xla(t.xla)
-    if config.data.fit not in ("resize", "pad"):
-        raise ValueError(f"data.fit must be 'resize' or 'pad', got {config.data.fit!r}")
+    if config.data.fit not in FITS:
+        raise ValueError(f"data.fit must be one of {', '.join(FITS)}, got {config.data.fit!r}")
+    if not isinstance(config.data.labels, bool):
+        raise ValueError(f"data.labels must be True or False, got {config.data.labels!r}")
     if config.data.subset < 0:
         raise ValueError(f"data.subset must be >= 0 (0 = every image), got {config.data.subset}")
     return config

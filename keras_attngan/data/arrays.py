@@ -14,14 +14,15 @@ import zlib
 
 import numpy as np
 
-from keras_attngan.data.sources import (FASHION_MNIST_DIR, DataError, SourceKind, SourceSpec, parse_fashion_mnist,
-                                        parse_npz)
+from keras_attngan.data.sources import (FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, DataError, SourceKind, SourceSpec,
+                                        check_labels, no_labels, parse_fashion_mnist, parse_npz)
 from keras_attngan.registry import DATA_SOURCES
 
 IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned byte data, 3 dimensions
 IDX_HEADER_BYTES = 16
 EMBEDDED_FILE = "fashion_mnist_5k.npz"
 NPZ_KEYS = ("x", "images", "arr_0")
+NPZ_LABEL_KEYS = ("y", "labels")  # optional integer labels [N]; optional "class_names" [K] strings
 _IDX_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 _IDX_LABEL_FILES = {"train": "train-labels-idx1-ubyte", "test": "t10k-labels-idx1-ubyte"}
 IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned byte data, 1 dimension
@@ -193,8 +194,20 @@ def load_npz(path: str) -> np.ndarray:
     return check_image_array(x, path, key)
 
 
-def load_embedded() -> np.ndarray:
-    """Loads the 5,000 Fashion-MNIST images shipped in keras_attngan/data/embedded (no network needed)."""
+def load_npz_labels(path: str, spec: SourceSpec, names=None):
+    """(int64 labels [N], LabelInfo) from an npz's ``y``/``labels`` array (and its ``class_names``, if any)."""
+    count = len(load_npz(path))
+    with np.load(path, allow_pickle=False) as npz:
+        key = next((k for k in NPZ_LABEL_KEYS if k in npz.files), None)
+        if key is None:
+            raise no_labels(spec)
+        labels = npz[key]
+        if names is None and "class_names" in npz.files:
+            names = [str(n) for n in npz["class_names"]]
+    return check_labels(labels, count, f"npz {path} (key {key!r})", names)
+
+
+def _embedded_path():
     resource = importlib.resources.files("keras_attngan.data").joinpath("embedded", EMBEDDED_FILE)
     with importlib.resources.as_file(resource) as path:
         if not os.path.isfile(path):
@@ -202,7 +215,12 @@ def load_embedded() -> np.ndarray:
                 f"embedded dataset {path} is missing from the package; reinstall keras-attngan or "
                 "re-create it with `python -m keras_attngan.data.make_embedded`"
             )
-        return load_npz(str(path))
+        return str(path)
+
+
+def load_embedded() -> np.ndarray:
+    """Loads the 5,000 Fashion-MNIST images shipped in keras_attngan/data/embedded (no network needed)."""
+    return load_npz(_embedded_path())
 
 
 def load_array_source(spec: SourceSpec) -> np.ndarray:
@@ -236,6 +254,9 @@ class EmbeddedKind(ArrayKind):
     def load_array(self, spec):
         return load_embedded()
 
+    def load_labels(self, spec):
+        return load_npz_labels(_embedded_path(), spec, FASHION_MNIST_CLASSES)
+
 
 @DATA_SOURCES.register("fashion_mnist")
 class FashionMNISTKind(ArrayKind):
@@ -249,6 +270,12 @@ class FashionMNISTKind(ArrayKind):
     def load_array(self, spec):
         return load_fashion_mnist(spec.path, spec.split)
 
+    def load_labels(self, spec):
+        splits = ("train", "test") if spec.split == "all" else (spec.split,)
+        labels = np.concatenate([read_idx_labels(_find_idx_file(spec.path, s, _IDX_LABEL_FILES)) for s in splits])
+        return check_labels(labels, len(self.load_array(spec)), f"fashion_mnist labels in {spec.path}",
+                            FASHION_MNIST_CLASSES)
+
 
 @DATA_SOURCES.register("npz")
 class NpzKind(ArrayKind):
@@ -259,3 +286,6 @@ class NpzKind(ArrayKind):
 
     def load_array(self, spec):
         return load_npz(spec.path)
+
+    def load_labels(self, spec):
+        return load_npz_labels(spec.path, spec)

@@ -17,7 +17,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_attngan.data.sources import DataError, SourceKind, parse_folder
+from keras_attngan.data.sources import DataError, SourceKind, no_labels, parse_folder
 from keras_attngan.registry import DATA_SOURCES
 from keras_attngan.utils.console import warn
 
@@ -41,14 +41,19 @@ def list_image_files(root: str) -> list[str]:
     return sorted(found)
 
 
-def decode_image_file(path: tf.Tensor) -> tf.Tensor:
-    """Reads and decodes one png/jpg file to uint8 [H, W, C] with its native channel count (1-4)."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=0, dtype=tf.uint8, expand_animations=False)
+def decode_image_bytes(data: tf.Tensor) -> tf.Tensor:
+    """Decodes one encoded png/jpg to uint8 [H, W, C] with its native channel count (1-4)."""
+    image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
     image.set_shape([None, None, None])
     return image
 
 
-def _decode_error(path: str) -> str:
+def decode_image_file(path: tf.Tensor) -> tf.Tensor:
+    """Reads (any file system TF can open) and decodes one png/jpg file to uint8 [H, W, C]."""
+    return decode_image_bytes(tf.io.read_file(path))
+
+
+def decode_error(path: str) -> str:
     """Decodes one file eagerly and returns TF's reason for failing, shortened to one readable line."""
     try:
         decode_image_file(tf.constant(path))
@@ -82,7 +87,7 @@ def _no_readable_image(root: str, bad_paths: list[str], skip_bad: bool) -> DataE
     skipped = " and were skipped (data.skip_bad=True)" if skip_bad else ""
     return DataError(
         f"no readable image found under {root}: all {len(bad_paths)} png/jpg file(s) are unreadable{skipped} "
-        f"(first: {first}: {_decode_error(first)}); replace them with valid images or fix the path"
+        f"(first: {first}: {decode_error(first)}); replace them with valid images or fix the path"
     )
 
 
@@ -104,7 +109,7 @@ def checked_image_files(root: str, subset: int = 0, skip_bad: bool = False) -> l
     if bad and not skip_bad:
         first = candidates[bad[0]]
         raise DataError(
-            f"image file {first} is unreadable or truncated ({_decode_error(first)}; {len(bad)} bad file(s) under "
+            f"image file {first} is unreadable or truncated ({decode_error(first)}; {len(bad)} bad file(s) under "
             f"{root}); {SKIP_HINT}"
         )
     bad_names = [candidates[i] for i in bad]
@@ -134,7 +139,9 @@ class FolderKind(SourceKind):
     def parse(self, raw, rest):
         return parse_folder(raw, rest)
 
-    def open(self, spec, *, subset, skip_bad, shuffle, seed, tfds_data_dir):
+    def open(self, spec, *, subset, skip_bad, shuffle, seed, tfds_data_dir, labels=False, input_context=None):
+        if labels:
+            raise no_labels(spec)
         paths = checked_image_files(spec.path, subset=subset, skip_bad=skip_bad)
         return tf.data.Dataset.from_tensor_slices(tf.constant(paths)), decode_image_file, len(paths)
 

@@ -11,11 +11,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_attngan.data import arrays
-from keras_attngan.data.sources import DataError, SourceSpec, check_subset, parse_source
+from keras_attngan.data.sources import FITS, DataError, SourceSpec, check_subset, parse_source
 from keras_attngan.utils.console import warn
 
 DEFAULT_SOURCE = "embedded"
-FITS = ("resize", "pad")
 _MAX_EMBEDDED_BYTES = 1 << 30  # arrays above this go through a generator instead of a constant
 FEW_BATCHES = 10  # a repeated source with fewer images than this many batches gets a warning (check_count)
 
@@ -70,10 +69,14 @@ def fit_square(image: tf.Tensor, resolution: int, fit: str) -> tf.Tensor:
 
     fit="pad" pads (black, symmetric, extra pixel at bottom/right) only when the square is smaller than
     `resolution`, so pixels stay exact (Fashion-MNIST 28 -> 32); larger squares are resized as for
-    fit="resize". Resizing is bilinear with antialiasing, which averages properly when downscaling.
+    fit="resize". fit="crop" cuts the central resolution x resolution window (no resizing; smaller squares
+    are padded). Resizing is bilinear with antialiasing, which averages properly when downscaling.
     """
     h, w = _dims(image)
     side = tf.minimum(h, w) if tf.is_tensor(h) or tf.is_tensor(w) else min(h, w)
+    if fit == "crop":  # the center window of the resolution: no scaling at all (smaller images are padded)
+        side = tf.minimum(side, resolution) if tf.is_tensor(side) else min(side, resolution)
+        fit = "pad"
     top, left = (h - side) // 2, (w - side) // 2
     image = image[top : top + side, left : left + side, :]
 
@@ -120,12 +123,13 @@ def _array_dataset(images: np.ndarray) -> tf.data.Dataset:
     )
 
 
-def open_items(spec: SourceSpec, *, subset: int, skip_bad: bool, shuffle: bool, seed: int, tfds_data_dir):
+def open_items(spec: SourceSpec, *, subset: int, skip_bad: bool, shuffle: bool, seed: int, tfds_data_dir,
+               labels: bool = False, input_context=None):
     """Opens a source as (dataset of small items, decode fn item -> uint8 image, item count or None).
 
     Items are uint8 images for array and tfds sources and file names for folders, so shuffling and
-    repeating them before decoding stays cheap. Arrays are handled here; other kinds open themselves
-    (:class:`~keras_attngan.data.sources.SourceKind`).
+    repeating them before decoding stays cheap; with ``labels``, (item, label) pairs. Arrays are handled here;
+    other kinds open themselves (:class:`~keras_attngan.data.sources.SourceKind`).
     """
     kind = spec.reader
     if kind.in_memory:
@@ -133,8 +137,26 @@ def open_items(spec: SourceSpec, *, subset: int, skip_bad: bool, shuffle: bool, 
         check_subset(subset, len(images), spec)
         images = images[:subset] if subset else images
         # uint8 in the dataset; the float conversion happens per element, keeping memory at 1 byte/pixel.
-        return _array_dataset(images), (lambda x: x), len(images)
-    return kind.open(spec, subset=subset, skip_bad=skip_bad, shuffle=shuffle, seed=seed, tfds_data_dir=tfds_data_dir)
+        items = _array_dataset(images)
+        if labels:
+            ids = kind.load_labels(spec)[0][: len(images)].astype(np.int32)
+            items = tf.data.Dataset.zip((items, tf.data.Dataset.from_tensor_slices(ids)))
+        return items, (lambda x: x), len(images)
+    return kind.open(spec, subset=subset, skip_bad=skip_bad, shuffle=shuffle, seed=seed, tfds_data_dir=tfds_data_dir,
+                     labels=labels, input_context=input_context)
+
+
+def label_info(source: str, tfds_data_dir: str | None = None):
+    """The :class:`~keras_attngan.data.sources.LabelInfo` (class count and names) of a labelled source; a
+    source without labels is refused in one line."""
+    spec = parse_source(source)
+    return spec.reader.label_info(spec, tfds_data_dir)
+
+
+def file_shards(source: str, tfds_data_dir: str | None = None) -> int:
+    """How many record files the source is sharded into (0 for sources not read by file)."""
+    spec = parse_source(source)
+    return spec.reader.file_shards(spec, tfds_data_dir)
 
 
 def check_count(
@@ -183,8 +205,12 @@ def build_dataset(
     seed: int = 0,
     drop_remainder: bool = True,
     tfds_data_dir: str | None = None,
+    labels: bool = False,
+    input_context=None,
 ) -> tf.data.Dataset:
-    """Returns a tf.data.Dataset of float32 batches [batch_size, resolution, resolution, channels] in [-1, 1].
+    """Returns a tf.data.Dataset of float32 batches [batch_size, resolution, resolution, channels] in [-1, 1];
+    with ``labels``, (images, int32 labels [batch_size]) (the source must have labels: :func:`label_info`).
+    ``input_context`` (sharded record sources) reads only this input pipeline's files.
 
     See keras_attngan.data.sources for the source string forms (default "embedded"). subset=N uses the
     first N images (deterministic order); xflip mirrors each image with probability 1/2 (stateless, from
@@ -195,7 +221,8 @@ def build_dataset(
     check_options(resolution, channels, batch_size, fit, subset)
     spec = parse_source(source)
     items, decode, count = open_items(
-        spec, subset=subset, skip_bad=skip_bad, shuffle=shuffle, seed=seed, tfds_data_dir=tfds_data_dir
+        spec, subset=subset, skip_bad=skip_bad, shuffle=shuffle, seed=seed, tfds_data_dir=tfds_data_dir,
+        labels=labels, input_context=input_context,
     )
     check_count(count, batch_size, spec, subset=subset, repeat=repeat, drop_remainder=drop_remainder)
     if shuffle:
@@ -207,10 +234,11 @@ def build_dataset(
 
     def convert(index, item):
         """Decodes, converts and (maybe) flips one element; index seeds the stateless flip."""
+        item, label = item if labels else (item, None)
         x = prepare_image(decode(item), resolution, channels, fit)
         if xflip:
             x = tf.image.stateless_random_flip_left_right(x, seed=tf.stack([tf.cast(seed, tf.int64), index]))
-        return x
+        return (x, label) if labels else x
 
     ds = items.enumerate().map(convert, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

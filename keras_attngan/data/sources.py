@@ -19,9 +19,14 @@ import dataclasses
 import os
 import re
 
+import numpy as np
+
 from keras_attngan.registry import DATA_SOURCES
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+# How an image becomes a square of the resolution (pipeline.fit_square): center-crop to a square, then resize;
+# center-crop to a square, then pad a smaller one; or cut the resolution's window from the center (pad if smaller).
+FITS = ("resize", "pad", "crop")
 FASHION_MNIST_SPLITS = ("train", "test", "all")
 
 ACCEPTED_FORMS = (
@@ -66,6 +71,41 @@ class SourceSpec:
         return DATA_SOURCES.get(self.kind)()
 
 
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                         "Ankle boot")
+LABELLED_FORMS = ("fashion_mnist, embedded, an npz with a 'y' array, tfds:<name> with a 'label' feature, or a "
+                  "dataset written by dataset_tool.py (which takes labels from class sub-folders or dataset.json)")
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelInfo:
+    """The classes of a labelled source: labels are ints in [0, num_classes), named by ``class_names``."""
+
+    num_classes: int
+    class_names: tuple
+
+
+def no_labels(spec: SourceSpec) -> DataError:
+    """The one-line refusal of ``data.labels=True`` for a source without labels."""
+    return DataError(f"source {spec.raw!r} has no labels, so data.labels=True cannot be honoured: use a labelled "
+                     f"source ({LABELLED_FORMS}) or set data.labels=False")
+
+
+def check_labels(labels, count: int, where: str, names=None):
+    """Validates integer labels [count] (>= 0); returns (int64 labels, LabelInfo)."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu" or labels.shape != (count,):
+        raise DataError(f"{where}: labels must be {count} integers (one per image), got dtype {labels.dtype} and "
+                        f"shape {labels.shape}; store integer class ids")
+    if count and labels.min() < 0:
+        raise DataError(f"{where}: label {int(labels.min())} is negative; class ids are 0, 1, 2, ...")
+    num = max(int(labels.max()) + 1 if count else 0, len(names or ()))
+    names = tuple(str(n) for n in names) if names is not None else tuple(str(i) for i in range(num))
+    if len(names) < num:
+        raise DataError(f"{where}: label {num - 1} has no class name ({len(names)} names); name every class")
+    return labels.astype(np.int64), LabelInfo(num, names)
+
+
 class SourceKind:
     """What the input pipeline asks of a kind of source (the class is registered; it holds no state, so an
     instance is made where one is needed).
@@ -84,9 +124,26 @@ class SourceKind:
         """In-memory kinds: uint8 [N, H, W, C]."""
         raise NotImplementedError
 
-    def open(self, spec: SourceSpec, *, subset: int, skip_bad: bool, shuffle: bool, seed: int, tfds_data_dir):
-        """Other kinds: (dataset of small items, decode fn item -> uint8 image, item count or None)."""
+    def load_labels(self, spec: SourceSpec):
+        """In-memory kinds with labels: (int64 labels [N], :class:`LabelInfo`); others refuse in one line."""
+        raise no_labels(spec)
+
+    def open(self, spec: SourceSpec, *, subset: int, skip_bad: bool, shuffle: bool, seed: int, tfds_data_dir,
+             labels: bool = False, input_context=None):
+        """Other kinds: (dataset of small items, decode fn item -> uint8 image, item count or None); with
+        ``labels``, the items are (item, int label) pairs. ``input_context`` (a ``tf.distribute.InputContext``)
+        asks a sharded kind to read only this input pipeline's files (:meth:`file_shards`)."""
         raise NotImplementedError
+
+    def label_info(self, spec: SourceSpec, tfds_data_dir=None) -> LabelInfo:
+        """The classes of a labelled source (refuses a source without labels in one line)."""
+        if self.in_memory:
+            return self.load_labels(spec)[1]
+        raise no_labels(spec)
+
+    def file_shards(self, spec: SourceSpec, tfds_data_dir=None) -> int:
+        """How many files the source is sharded into (0: not readable by file, e.g. arrays, folders)."""
+        return 0
 
     def count(self, spec: SourceSpec, tfds_data_dir=None):
         """Number of images (None when unknown), cheaply."""

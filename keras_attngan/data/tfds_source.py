@@ -12,7 +12,7 @@ import re
 
 import tensorflow as tf
 
-from keras_attngan.data.sources import DataError, SourceKind, SourceSpec, check_subset
+from keras_attngan.data.sources import DataError, LabelInfo, SourceKind, SourceSpec, check_subset, no_labels
 from keras_attngan.registry import DATA_SOURCES
 
 
@@ -43,22 +43,18 @@ def _check_split(spec: SourceSpec, splits) -> None:
         )
 
 
-def open_tfds(
-    spec: SourceSpec, *, shuffle_files: bool, seed: int, tfds_data_dir: str | None = None
-) -> tuple[tf.data.Dataset, int | None, int | None]:
-    """Opens a prepared tfds split as a dataset of uint8 images [H, W, C].
-
-    Returns (dataset, number of examples or None if unknown, native channel count or None).
-    """
+def tfds_builder(spec: SourceSpec, tfds_data_dir: str | None = None):
+    """The builder of a prepared tfds dataset (a registered one, or one written by dataset_tool.py: tfds finds
+    those from their files in data_dir), with an image feature."""
     import tensorflow_datasets as tfds  # slow import (~seconds); only paid when a tfds source is used
 
-    data_dir = _data_dir(tfds_data_dir)
-    where = data_dir or "the default tfds data_dir"
     try:
-        builder = tfds.builder(spec.name, data_dir=data_dir)
+        builder = tfds.builder(spec.name, data_dir=_data_dir(tfds_data_dir))
     except Exception as e:  # tfds raises several unrelated types here (DatasetNotFoundError, KeyError, ...)
         raise DataError(
-            f"source {spec.raw!r}: tfds cannot find dataset {spec.name!r} ({_short(e)}); check the name"
+            f"source {spec.raw!r}: tfds cannot find dataset {spec.name!r} in "
+            f"{_data_dir(tfds_data_dir) or 'the default tfds data_dir'} ({_short(e)}); check the name and "
+            "data.tfds_data_dir"
         ) from e
     features = builder.info.features
     if "image" not in features.keys():
@@ -67,27 +63,62 @@ def open_tfds(
             f"{', '.join(features.keys())}); use an image dataset"
         )
     _check_split(spec, builder.info.splits)
+    return builder
+
+
+def tfds_label_info(spec: SourceSpec, builder) -> LabelInfo:
+    """Classes of the dataset's ``label`` feature (a ClassLabel); refuses a dataset without one."""
+    feature = builder.info.features["label"] if "label" in builder.info.features.keys() else None
+    names = getattr(feature, "names", None)
+    if not names:
+        raise no_labels(spec)
+    return LabelInfo(len(names), tuple(names))
+
+
+def open_tfds(
+    spec: SourceSpec, *, shuffle_files: bool, seed: int, tfds_data_dir: str | None = None, labels: bool = False,
+    input_context=None,
+) -> tuple[tf.data.Dataset, int | None, int | None]:
+    """Opens a prepared tfds split as a dataset of uint8 images [H, W, C] (with ``labels``: (image, label)).
+    With ``input_context``, tfds reads only this input pipeline's share of the record files.
+
+    Returns (dataset, number of examples or None if unknown, native channel count or None).
+    """
+    import tensorflow_datasets as tfds
+
+    builder = tfds_builder(spec, tfds_data_dir)
+    if labels:
+        tfds_label_info(spec, builder)
+    where = _data_dir(tfds_data_dir) or "the default tfds data_dir"
     try:
         ds = builder.as_dataset(
             split=spec.split,
             shuffle_files=shuffle_files,
-            read_config=tfds.ReadConfig(shuffle_seed=seed),
+            # dataset_tool writes in a chosen order (disable_shuffling): training may still read its files shuffled.
+            read_config=tfds.ReadConfig(shuffle_seed=seed, input_context=input_context, enable_ordering_guard=False),
         )
     except Exception as e:  # AssertionError when not prepared, ValueError for a bad split
         raise DataError(
             f"source {spec.raw!r}: cannot read split {spec.split!r} of {spec.name!r} from {where} ({_short(e)}); "
-            f"prepare it with `tfds build {spec.name} --data_dir DIR` and pass tfds_data_dir or set TFDS_DATA_DIR"
+            f"prepare it with `tfds build {spec.name} --data_dir DIR` (or dataset_tool.py) and pass "
+            "data.tfds_data_dir or set TFDS_DATA_DIR"
         ) from e
-    ds = ds.map(lambda example: example["image"], num_parallel_calls=tf.data.AUTOTUNE)
-    if ds.element_spec.dtype != tf.uint8:
-        raise DataError(f"source {spec.raw!r}: image feature has dtype {ds.element_spec.dtype.name}, expected uint8")
+    if labels:
+        ds = ds.map(lambda example: (example["image"], tf.cast(example["label"], tf.int32)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+        image_spec = ds.element_spec[0]
+    else:
+        ds = ds.map(lambda example: example["image"], num_parallel_calls=tf.data.AUTOTUNE)
+        image_spec = ds.element_spec
+    if image_spec.dtype != tf.uint8:
+        raise DataError(f"source {spec.raw!r}: image feature has dtype {image_spec.dtype.name}, expected uint8")
     count = int(ds.cardinality())
     if count < 0:  # UNKNOWN or INFINITE cardinality: fall back on the metadata, if any
         try:
             count = int(builder.info.splits[spec.split].num_examples)
         except Exception:  # splits may be empty (e.g. under mock_data) or the split spec unparsable
             count = None
-    shape = ds.element_spec.shape
+    shape = image_spec.shape
     channels = shape[-1] if shape.rank == 3 else None
     return ds, count, channels
 
@@ -104,9 +135,10 @@ class TFDSKind(SourceKind):
             raise DataError(f"source {raw!r}: missing dataset name; use tfds:<name>[:<split>], e.g. tfds:mnist:train")
         return SourceSpec("tfds", raw, name=name.strip(), split=split.strip() or "train")
 
-    def open(self, spec, *, subset, skip_bad, shuffle, seed, tfds_data_dir):
+    def open(self, spec, *, subset, skip_bad, shuffle, seed, tfds_data_dir, labels=False, input_context=None):
         # Without a subset, shuffling files adds variety; with one, files keep order so "first N" is stable.
-        ds, count, _ = open_tfds(spec, shuffle_files=shuffle and not subset, seed=seed, tfds_data_dir=tfds_data_dir)
+        ds, count, _ = open_tfds(spec, shuffle_files=shuffle and not subset, seed=seed, tfds_data_dir=tfds_data_dir,
+                                 labels=labels, input_context=None if subset else input_context)
         if subset:
             check_subset(subset, count, spec)
             ds, count = ds.take(subset), subset
@@ -114,3 +146,14 @@ class TFDSKind(SourceKind):
 
     def count(self, spec, tfds_data_dir=None):
         return open_tfds(spec, shuffle_files=False, seed=0, tfds_data_dir=tfds_data_dir)[1]
+
+    def label_info(self, spec, tfds_data_dir=None):
+        return tfds_label_info(spec, tfds_builder(spec, tfds_data_dir))
+
+    def file_shards(self, spec, tfds_data_dir=None):
+        """Record files of the split (0 for a sliced or combined split: tfds cannot split those by file)."""
+        info = tfds_builder(spec, tfds_data_dir).info.splits
+        try:
+            return int(info[spec.split].num_shards) if spec.split in info.keys() else 0
+        except Exception:  # splits without shard metadata
+            return 0

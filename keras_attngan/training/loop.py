@@ -14,41 +14,23 @@ import numpy as np
 import tensorflow as tf
 
 from keras_attngan.config import steps_per_tick, validate
-from keras_attngan.data import build_dataset
+from keras_attngan.data.pipeline import label_info
 from keras_attngan.training import callbacks as cb
 from keras_attngan.training import cluster
 from keras_attngan.training.checkpoint import Checkpointer, CheckpointError, DivergenceError
 from keras_attngan.training.files import trim_jsonl
+from keras_attngan.training.inputs import make_dataset  # noqa: F401 (tests and tools import it from here)
 from keras_attngan.training.lock import WorkdirClaim, release_all
 from keras_attngan.training.run_config import check_resume_config, write_run_config
 from keras_attngan.training.setup import apply_optimizer_config, build_trainer
 from keras_attngan.training.strategy import check_batch, make_strategy, use_xla
 from keras_attngan.utils.console import hide_expected_tf_warnings
 
-def make_dataset(config, seed, batch_size=None, shuffle=True, references=False):
-    """Batches of reals; with ``references``, (reals, references) where the references are a second,
-    independently shuffled stream of reals (reference attention, Yu et al. 2021 Sec. 3.3).
-
-    Every worker of a multi-worker run builds this same seeded stream of global batches; sharding by
-    data (not by files) makes each keep its own slice of every global batch, deterministically."""
-    d, m = config.data, config.model
-
-    def stream(s):
-        return build_dataset(d.source, m.resolution, m.img_channels, batch_size or config.train.batch_size,
-                             xflip=d.xflip, subset=d.subset, fit=d.fit, skip_bad=d.skip_bad,
-                             shuffle=shuffle, seed=s)
-
-    dataset = tf.data.Dataset.zip((stream(seed), stream(seed + 7919))) if references else stream(seed)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
-
-
 def take_images(dataset, n):
     """The first ``n`` images of a batched dataset, as a NumPy array."""
     out, have = [], 0
     for batch in dataset:
-        out.append(batch.numpy())
+        out.append((batch["image"] if isinstance(batch, dict) else batch).numpy())  # dict: data.labels
         have += len(out[-1])
         if have >= n:
             break
@@ -128,10 +110,12 @@ def _start(config, workdir, strategy, chief, verbose, checkpoint):
                   flush=True)
         return _Run(trainer=trainer, done=True)
     # The data source is read (and refused, when bad) here, before anything is written.
-    dataset = make_dataset(config, seed=config.seed + step // spt, references=trainer.discriminator.uses_reference)
+    labels = label_info(config.data.source, config.data.tfds_data_dir or None) if config.data.labels else None
+    dataset = make_dataset(config, seed=config.seed + step // spt, references=trainer.discriminator.uses_reference,
+                           strategy=strategy)
     callbacks = make_callbacks(config, workdir, trainer, checkpointer, total_ticks, verbose, chief)
     return _Run(done=False, trainer=trainer, checkpointer=checkpointer, step=step, changed=changed, spt=spt,
-                total_ticks=total_ticks, dataset=dataset, callbacks=callbacks)
+                total_ticks=total_ticks, dataset=dataset, callbacks=callbacks, labels=labels)
 
 
 def _commit(run, config, workdir, chief):
@@ -147,7 +131,7 @@ def _commit(run, config, workdir, chief):
     if chief:
         for name in ("stats.jsonl", "metrics.jsonl"):  # ticks after the restored step are run again
             trim_jsonl(os.path.join(workdir, name), run.step)
-        write_run_config(workdir, config)
+        write_run_config(workdir, config, run.labels)
     else:
         print(f"{cluster.task_name(run.trainer.distribute_strategy)}: training; the chief writes {workdir}",
               flush=True)
@@ -166,7 +150,7 @@ def _fit(run, config, workdir, strategy, chief, verbose):
         if dataset is None:
             # Reshuffle differently after a rollback instead of replaying the failed ticks' order.
             dataset = make_dataset(config, seed=config.seed + initial_epoch + 100003 * retries,
-                                   references=trainer.discriminator.uses_reference)
+                                   references=trainer.discriminator.uses_reference, strategy=strategy)
         try:
             trainer.fit(dataset, epochs=run.total_ticks, steps_per_epoch=run.spt, initial_epoch=initial_epoch,
                         shuffle=False, callbacks=run.callbacks, verbose=verbose_mode(verbose) if chief else 0)

@@ -45,10 +45,14 @@ def check_resume_config(workdir, config):
     return changed
 
 
-def write_run_config(workdir, config):
+def write_run_config(workdir, config, labels=None):
     """``<workdir>/config.json``, written atomically once the run has been built and restored (so a
-    failed start never leaves a config behind that would refuse the next, correct one)."""
+    failed start never leaves a config behind that would refuse the next, correct one). ``labels`` (the
+    source's :class:`~keras_attngan.data.sources.LabelInfo`, with ``data.labels``) adds ``data.num_classes``
+    and ``data.class_names``."""
     current = json.loads(config.to_json_best_effort())
+    if labels is not None:
+        current["data"].update(num_classes=labels.num_classes, class_names=list(labels.class_names))
     write_text_atomic(os.path.join(workdir, "config.json"), json.dumps(current, indent=2, sort_keys=True))
 
 

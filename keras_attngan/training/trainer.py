@@ -289,10 +289,12 @@ class GANTrainer(keras.Model):
 
     def train_step(self, data, flags=(False, False, False)):
         """One iteration on this replica's share of the global batch: reals, or (reals, references)
-        when D uses reference attention. ``flags`` = (do_d_reg, do_g_reg, warming_up), Python bools
+        when D uses reference attention, or a dict of them with the labels (``data.labels``). ``flags`` = (do_d_reg, do_g_reg, warming_up), Python bools
         chosen by the host (see :meth:`make_train_function`)."""
         do_d_reg, do_g_reg, warming_up = flags
         G, D = self.generator, self.discriminator
+        if isinstance(data, dict):  # data.labels: this unconditional step does not use the labels
+            data = (data["image"], data["reference"]) if "reference" in data else data["image"]
         real, ref = data if isinstance(data, (tuple, list)) else (data, None)
         if D.uses_reference and ref is None:
             raise ValueError("the discriminator uses reference attention: the dataset must yield (reals, references)")
