@@ -35,6 +35,8 @@ _SEED = flags.DEFINE_integer("shuffle_seed", -1, "Shuffle the images with this s
 _SHARDS = flags.DEFINE_integer("shards", 0, "Number of record files (0 = TFDS decides from the size; use at least "
                                "the number of hosts that will read it).")
 _SKIP_BAD = flags.DEFINE_bool("skip_bad", False, "Skip unreadable images (counted) instead of stopping.")
+_ENCODING = flags.DEFINE_enum("encoding", "png", ["png", "raw"], "png (lossless, compact) or raw (uint8 bytes: "
+                               "no decoding when training reads them, larger files).")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing dataset of that name.")
 _TFDS_DATA_DIR = flags.DEFINE_string("tfds_data_dir", None, "Where a tfds:<name> source is (default TFDS_DATA_DIR).")
 flags.DEFINE_bool("verbose", False, "Show TensorFlow's full logs.")
@@ -57,7 +59,7 @@ def main(argv):
                                 resolution=_RESOLUTION.value, channels=_CHANNELS.value, fit=_FIT.value,
                                 labels=_LABELS.value, max_images=_MAX.value, shuffle_seed=_SEED.value,
                                 shards=_SHARDS.value, skip_bad=_SKIP_BAD.value, overwrite=_OVERWRITE.value,
-                                tfds_data_dir=_TFDS_DATA_DIR.value)
+                                tfds_data_dir=_TFDS_DATA_DIR.value, encoding=_ENCODING.value)
     except DataError as e:
         return fail(e)
     print(summary.line(), flush=True)

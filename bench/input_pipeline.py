@@ -63,6 +63,7 @@ def main(argv):
     from keras_attngan.data.tfds_writer import write_dataset
 
     base = _WORKDIR.value or tempfile.mkdtemp(prefix="input_bench_")
+    os.makedirs(base, exist_ok=True)
     print(f"matmul peak {matmul_peak() / 1e9:.0f} GFLOP/s; {os.cpu_count()} CPU cores; images in {base}", flush=True)
     print("| size | source | MB on disk | img/s to the step |\n|---|---|---|---|")
     for size in map(int, _SIZES.value):
@@ -76,10 +77,12 @@ def main(argv):
             folder = os.path.join(where, ext)
             write_folder(images, folder, ext)
             rows.append((f"folder of {ext.upper()}s", folder, None, folder_bytes(folder)))
-        summary = write_dataset(where + ".npz", os.path.join(where, "tfds"), "bench", resolution=size,
-                                channels=channels, fit="resize", shards=8, overwrite=True, verbose=False)
-        rows.append(("dataset_tool records (PNG in TFRecord)", "tfds:bench", os.path.join(where, "tfds"),
-                     summary.bytes))
+        for encoding in ("png", "raw"):
+            summary = write_dataset(where + ".npz", os.path.join(where, "tfds"), f"bench_{encoding}", resolution=size,
+                                    channels=channels, fit="resize", shards=8, overwrite=True, encoding=encoding,
+                                    verbose=False)
+            rows.append((f"dataset_tool records, --encoding={encoding}", f"tfds:bench_{encoding}",
+                         os.path.join(where, "tfds"), summary.bytes))
         for label, source, data_dir, size_bytes in rows:
             rate = images_per_second(source, size, channels, _SECONDS.value, tfds_data_dir=data_dir)
             print(f"| {size}x{size}x{channels} | {label} | {size_bytes / 2**20:.0f} | {rate:.0f} |", flush=True)

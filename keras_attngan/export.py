@@ -124,7 +124,9 @@ def build_archive(generator):
 
 def next_version_dir(base):
     """``base/<n>`` with n one more than the largest integer version already there (TF Serving layout)."""
-    versions = [int(d) for d in (os.listdir(base) if os.path.isdir(base) else []) if re.fullmatch(r"[0-9]+", d)]
+    # tf.io.gfile: base may be a bucket (gs://...) as well as a local folder.
+    names = [d.rstrip("/") for d in tf.io.gfile.listdir(base)] if tf.io.gfile.isdir(base) else []
+    versions = [int(d) for d in names if re.fullmatch(r"[0-9]+", d)]
     return os.path.join(base, str(max(versions, default=0) + 1))
 
 

@@ -27,5 +27,6 @@ def test_input_pipeline_bench_prints_its_table(tmp_path):
                         "--tick=false", f"--workdir={tmp_path}"], cwd=ROOT, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    for label in ("folder of PNGs", "folder of JPGs", "dataset_tool records"):
+    for label in ("folder of PNGs", "folder of JPGs", "dataset_tool records, --encoding=png",
+                  "dataset_tool records, --encoding=raw"):
         assert re.search(rf"\| 16x16x1 \| {label}[^|]* \| \d+ \| \d+ \|", r.stdout), r.stdout

@@ -93,6 +93,11 @@ def test_pixels_and_labels_round_trip_exactly_in_order_or_seeded_order(tmp_path)
     _, images, labels = read_back(tmp_path / "out", "kept")
     np.testing.assert_array_equal(images, x)
     np.testing.assert_array_equal(labels, y)
+    write_dataset(str(tmp_path / "a.npz"), str(tmp_path / "out"), "raw", resolution=16, channels=1, fit="pad",
+                  encoding="raw", verbose=False)  # the uint8 bytes themselves: exact too
+    _, images, labels = read_back(tmp_path / "out", "raw")
+    np.testing.assert_array_equal(images, x)
+    np.testing.assert_array_equal(labels, y)
     write_dataset(str(tmp_path / "a.npz"), str(tmp_path / "out"), "shuffled", resolution=16, channels=1,
                   max_images=10, shuffle_seed=3, verbose=False)
     _, images, labels = read_back(tmp_path / "out", "shuffled")
@@ -162,6 +167,8 @@ def test_ram_filesystem_source_output_and_training_workdir(ram_like_gcs):
     for c in range(2):
         for i in range(4):
             tf.io.write_file(f"{root}/class{c}/{i}.png", png(np.full((8, 8, 1), 40 * c + i, np.uint8)))
+    x = next(iter(build_dataset(root, 8, 1, 8, shuffle=False)))  # training reads the folder there directly too
+    np.testing.assert_allclose(np.sort((x.numpy()[:, 0, 0, 0] + 1) * 127.5), [0, 1, 2, 3, 40, 41, 42, 43], atol=1e-3)
     summary = write_dataset(root, "ram://tfds_test", "ramset", resolution=8, channels=1, verbose=False)
     assert (summary.written, summary.classes) == (8, 2) and summary.path.startswith("ram://tfds_test/ramset")
     images, labels = next(iter(build_dataset("tfds:ramset", 8, 1, 8, shuffle=False, labels=True,

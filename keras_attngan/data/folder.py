@@ -17,7 +17,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_attngan.data.sources import DataError, SourceKind, no_labels, parse_folder
+from keras_attngan.data.sources import DataError, SourceKind, is_dir, no_labels, parse_folder
 from keras_attngan.registry import DATA_SOURCES
 from keras_attngan.utils.console import warn
 
@@ -27,10 +27,12 @@ SKIP_HINT = "delete or re-encode it, or set data.skip_bad=True to skip bad files
 
 def list_image_files(root: str) -> list[str]:
     """Returns all png/jpg/jpeg files under root (recursive, case-insensitive), sorted for determinism."""
-    if not os.path.isdir(root):
+    if not is_dir(root):
         raise DataError(f"folder {root} does not exist or is not a directory; fix the path")
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    # tf.io.gfile.walk for a bucket (gs://...); os.walk locally, which also follows symlinked folders.
+    walk = tf.io.gfile.walk(root) if "://" in root else os.walk(root, followlinks=True)
+    for dirpath, dirnames, filenames in walk:
         dirnames.sort()  # os.walk order is file-system dependent; sorting makes subset=N reproducible
         found.extend(os.path.join(dirpath, f) for f in filenames if f.lower().endswith(IMAGE_EXTENSIONS))
     if not found:

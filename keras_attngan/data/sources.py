@@ -151,8 +151,8 @@ class SourceKind:
 
 
 def _expand(path: str) -> str:
-    """Expands ~ and environment variables so config files can use them."""
-    return os.path.expandvars(os.path.expanduser(path))
+    """Expands ~ and environment variables so config files can use them (not in gs://... URIs)."""
+    return path if "://" in path else os.path.expandvars(os.path.expanduser(path))
 
 
 def parse_fashion_mnist(raw: str, rest: str) -> SourceSpec:
@@ -208,7 +208,7 @@ def parse_source(source: str) -> SourceSpec:
     path = _expand(raw)
     if raw.lower().endswith(".npz"):
         return parse_npz(raw, raw)
-    if os.path.isdir(path):
+    if is_dir(path):
         return SourceSpec("folder", raw, path=path)
     if os.path.exists(path):
         raise DataError(f"source {raw!r}: {path} exists but {_unsupported_file(path)}")
@@ -217,9 +217,18 @@ def parse_source(source: str) -> SourceSpec:
     raise DataError(f"unknown data source {raw!r}; accepted forms: {ACCEPTED_FORMS}")
 
 
+def is_dir(path: str) -> bool:
+    """A local folder, or one on any file system TensorFlow can open (gs://bucket/photos)."""
+    if "://" in path:
+        import tensorflow as tf
+
+        return tf.io.gfile.isdir(path)
+    return os.path.isdir(path)
+
+
 def parse_folder(raw: str, rest: str) -> SourceSpec:
     path = _expand(rest)
-    if not os.path.isdir(path):
+    if not is_dir(path):
         raise DataError(f"source {raw!r}: folder {path} does not exist or is not a directory; fix the path")
     return SourceSpec("folder", raw, path=path)
 
