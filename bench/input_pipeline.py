@@ -28,6 +28,7 @@ _SECONDS = flags.DEFINE_float("seconds", 8.0, "Timed seconds per measurement (af
 _TICK = flags.DEFINE_bool("tick", True, "Also time train_main.py ticks on records vs in memory.")
 _TICK_KIMG = flags.DEFINE_float("tick_kimg", 0.64, "Images per tick (kimg) for the tick comparison.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where to write the images (default: a temporary folder).")
+_PEAK = flags.DEFINE_bool("peak", True, "Measure this machine's matmul peak first (printed beside the figures).")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -64,7 +65,8 @@ def main(argv):
 
     base = _WORKDIR.value or tempfile.mkdtemp(prefix="input_bench_")
     os.makedirs(base, exist_ok=True)
-    print(f"matmul peak {matmul_peak() / 1e9:.0f} GFLOP/s; {os.cpu_count()} CPU cores; images in {base}", flush=True)
+    peak = f"matmul peak {matmul_peak() / 1e9:.0f} GFLOP/s; " if _PEAK.value else ""
+    print(f"{peak}{os.cpu_count()} CPU cores; images in {base}", flush=True)
     print("| size | source | MB on disk | img/s to the step |\n|---|---|---|---|")
     for size in map(int, _SIZES.value):
         channels = 1 if size <= 32 else 3

@@ -104,6 +104,13 @@ def test_pixels_and_labels_round_trip_exactly_in_order_or_seeded_order(tmp_path)
     pick = np.random.RandomState(3).permutation(40)[:10]
     np.testing.assert_array_equal(images, x[pick])
     np.testing.assert_array_equal(labels, y[pick])
+    # An existing TFDS dataset as the source (its label feature and class names carried over), at 8x8.
+    summary = write_dataset("tfds:kept", str(tmp_path / "out"), "from_tfds", resolution=8, channels=1,
+                            tfds_data_dir=str(tmp_path / "out"), verbose=False)
+    assert (summary.written, summary.converted, summary.classes) == (40, 40, 5)
+    _, small, again = read_back(tmp_path / "out", "from_tfds")
+    np.testing.assert_array_equal(again, y)
+    assert small.shape == (40, 8, 8, 1)
     # Training's pipeline reads the records as it read the npz (fit=pad at the stored size: exact pixels).
     a = next(iter(build_dataset(str(tmp_path / "a.npz"), 16, 1, 40, shuffle=False, labels=True)))
     b = next(iter(build_dataset("tfds:kept", 16, 1, 40, shuffle=False, labels=True,

@@ -52,6 +52,17 @@ def test_versions_and_fresh_process_matches_generator(exported, tmp_path):
     np.testing.assert_array_equal(out["seeds"][1], again[0])  # a seed's image does not depend on its batch
 
 
+def test_export_to_a_non_local_file_system(exported):
+    """Versions are counted and written through tf.io.gfile: TF's in-memory ram:// stands in for gs://."""
+    G, _, _ = exported
+    base = "ram://saved_models_test/tiny"
+    first = export_generator(G, base)
+    assert first == base + "/1" and next_version_dir(base) == base + "/2"
+    loaded = tf.saved_model.load(first)
+    images = loaded.signatures["from_seeds"](seeds=tf.constant([3], tf.int64))["images"]
+    assert images.shape == (1, 16, 16, 1) and images.dtype == tf.uint8
+
+
 def test_wrong_shapes_are_rejected_clearly(exported):
     _, path, _ = exported
     m = tf.saved_model.load(path)
