@@ -155,3 +155,22 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     data_file.write_bytes(data_file.read_bytes()[:100])  # truncated, as after a full disk
     with pytest.raises(CheckpointError, match="corrupt"):
         Checkpointer(str(tmp_path), build_trainer(tiny_config())).restore(path)
+
+
+def test_fused_adam_follows_adams_formula_and_round_trips():
+    """FusedAdam (TF's ResourceApplyAdam per variable) against Adam written out in NumPy, 5 steps."""
+    from keras_attngan.training.schedule import FusedAdam
+
+    rng = np.random.RandomState(0)
+    w0, grads = rng.randn(3, 4).astype(np.float32), rng.randn(5, 3, 4).astype(np.float32)
+    lr, b1, b2, eps = 0.01, 0.5, 0.99, 1e-8
+    opt = FusedAdam(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps)
+    var = tf.Variable(w0)
+    w, m, v = w0.astype(np.float64), np.zeros_like(w0, np.float64), np.zeros_like(w0, np.float64)
+    for t, g in enumerate(grads, start=1):
+        opt.apply_gradients([(tf.constant(g), var)])
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g.astype(np.float64) ** 2
+        w = w - lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+    np.testing.assert_allclose(var.numpy(), w, rtol=1e-5, atol=1e-6)
+    again = FusedAdam.from_config(opt.get_config())
+    assert isinstance(again, FusedAdam) and again.get_config() == opt.get_config()
