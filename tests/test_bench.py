@@ -14,7 +14,7 @@ def test_gpu_check_tiny_prints_every_figure(tmp_path):
     r = subprocess.run(["bash", "bench/gpu_check.sh", "--tiny", f"--workdir={tmp_path}"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    for precision, xla in (("float32", "off"), ("mixed_bfloat16", "on")):  # --tiny: two of the four variants
+    for precision, xla in (("mixed_bfloat16", "on"),):  # --tiny: one of the four variants (the same loop)
         assert re.search(rf"config E 8x8 batch 4 {precision} xla {xla}: [\d.]+ sec/kimg", r.stdout), r.stdout
     assert re.search(r"input pipeline from records at 8x8x3: \d+ img/s; the fastest step above consumes", r.stdout)
     # .ci/run installs the Inception weights: there the FID figure must be printed.
