@@ -20,7 +20,7 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from keras_attngan.data.folder import IMAGE_EXTENSIONS, decode_error, decode_image_bytes
+from keras_attngan.data.folder import IMAGE_EXTENSIONS, decode_error, decode_image_bytes, list_image_files
 from keras_attngan.data.pipeline import prepare_image
 from keras_attngan.data.sources import DataError, LabelInfo, check_labels, parse_source
 
@@ -43,15 +43,6 @@ class Collected:
 
 def _is_image(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def _walk(root: str) -> list[str]:
-    """Image files under ``root`` (any file system TF can open), relative with '/', sorted."""
-    found = []
-    for dirpath, _, files in tf.io.gfile.walk(root):
-        rel = dirpath[len(root):].strip("/")
-        found += [posixpath.join(rel, f) if rel else f for f in files if _is_image(f)]
-    return sorted(found)
 
 
 def _read_json(text: str, where: str):
@@ -109,12 +100,9 @@ def collect(source: str, label_mode: str = "auto", tfds_data_dir: str | None = N
     if source.startswith("zip:") or source.lower().endswith(".zip"):
         return _collect_zip(path, label_mode)
     root = source[len("folder:"):] if source.startswith("folder:") else source
-    if "://" in root and not root.startswith(("tfds:",)) or tf.io.gfile.isdir(root):
-        if not tf.io.gfile.isdir(root):
-            raise DataError(f"source folder {root} does not exist; fix the path")
-        names = _walk(root)
-        if not names:
-            raise DataError(f"no png/jpg images found under {root}: add images (*.png, *.jpg, *.jpeg) or fix --source")
+    if "://" in root or tf.io.gfile.isdir(root):
+        # The training pipeline's listing (sorted, recursive, any file system), relative to the root with '/'.
+        names = [path[len(root):].lstrip("/") for path in list_image_files(root)]
         json_path = posixpath.join(root, "dataset.json")
         text = tf.io.gfile.GFile(json_path).read() if tf.io.gfile.exists(json_path) else None
         names, labels, info = _labels_for(names, label_mode, root, text)

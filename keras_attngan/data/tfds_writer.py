@@ -24,6 +24,7 @@ from absl import logging as absl_logging
 from keras_attngan.data import convert
 from keras_attngan.data.folder import SKIP_HINT
 from keras_attngan.data.sources import DataError
+from keras_attngan.utils.disk import is_disk_full
 
 VERSION = "1.0.0"
 # png: lossless and compact, decoded on every read (~1,100 img/s at 256x256x3 on 2 cores); raw: the uint8 pixels
@@ -54,12 +55,6 @@ class Summary:
 
 def _tree_bytes(path: str) -> int:
     return sum(tf.io.gfile.stat(posixpath.join(d, f)).length for d, _, files in tf.io.gfile.walk(path) for f in files)
-
-
-def _disk_full(e: BaseException) -> bool:
-    from keras_attngan.training.files import is_disk_full
-
-    return is_disk_full(e)
 
 
 def _examples(collected, index, total, *, resolution, channels, fit, max_images, shuffle_seed, skip_bad, counts,
@@ -172,7 +167,7 @@ def write_dataset(source, output, name, *, resolution, channels=3, fit="resize",
         ok = True
     except (OSError, tf.errors.OpError) as e:
         where = target if local else f"{staging} (local staging for {target})"
-        if _disk_full(e):
+        if is_disk_full(e):
             raise DataError(f"cannot write {where}: no space left on the device (ENOSPC) after {counts['written']} "
                             "images; nothing was kept: free disk space or pass an --output on a larger disk") from None
         raise DataError(f"cannot write {where} ({_first_line(e)}); nothing was kept: check --output and its "

@@ -2,11 +2,12 @@
 with one-line errors, and trimmed on resume so that no tick is logged twice."""
 
 import contextlib
-import errno
 import json
 import os
 
 import tensorflow as tf
+
+from keras_attngan.utils.disk import is_disk_full
 
 
 class WorkdirError(RuntimeError):
@@ -34,13 +35,6 @@ def _free_bytes(path):
     except OSError:
         return None
     return st.f_bavail * st.f_frsize
-
-
-def is_disk_full(error):
-    """Whether a failed write failed for lack of space (ENOSPC; TensorFlow reports it as a
-    ResourceExhaustedError whose message ends in the OS's text)."""
-    return (getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error)
-            or "ENOSPC" in str(error))
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from keras_attngan.training import callbacks as cb
 from keras_attngan.training import cluster
 from keras_attngan.training.checkpoint import Checkpointer, CheckpointError, DivergenceError
 from keras_attngan.training.files import trim_jsonl
-from keras_attngan.training.inputs import make_dataset  # noqa: F401 (tests and tools import it from here)
+from keras_attngan.training.inputs import make_dataset
 from keras_attngan.training.lock import WorkdirClaim, release_all
 from keras_attngan.training.run_config import check_resume_config, write_run_config
 from keras_attngan.training.setup import apply_optimizer_config, build_trainer
