@@ -61,6 +61,11 @@ def default_config():
         type="none", module="san", variant="eq8",
         resolution=8, patch_size=7, share_planes=8, kq_channels=0, hidden_channels=0))
 
+    # Class-conditional G and D (docs/methods.md, conditional): 0 = unconditional; > 0 needs data.labels=True
+    # and a source with this many classes. D's projection: cmap_dim (0 = nf(4)) and its label mapping's depth.
+    c.model.num_classes = 0
+    c.model.cmap_dim = 0
+    c.model.d_mapping_layers = 8    # StyleGAN2-ADA's D mapping depth (its MappingNetwork default)
     c.model.g_weight_norm = "equalized"  # equalized (StyleGAN2's equalized lr) | spectral (Miyato et al. 2018)
     c.model.d_weight_norm = "equalized"
 
@@ -264,6 +269,12 @@ def validate(config):
         raise ValueError(f"data.fit must be one of {', '.join(FITS)}, got {config.data.fit!r}")
     if not isinstance(config.data.labels, bool):
         raise ValueError(f"data.labels must be True or False, got {config.data.labels!r}")
+    for name in ("num_classes", "cmap_dim", "d_mapping_layers"):
+        if not isinstance(m[name], int) or m[name] < 0:
+            raise ValueError(f"model.{name} must be an integer >= 0, got {m[name]!r}")
+    if m.num_classes and not config.data.labels:
+        raise ValueError(f"model.num_classes={m.num_classes} trains a class-conditional model on labelled data: set "
+                         "data.labels=True (a source with labels), or model.num_classes=0 for an unconditional one")
     if config.data.subset < 0:
         raise ValueError(f"data.subset must be >= 0 (0 = every image), got {config.data.subset}")
     return config

@@ -13,6 +13,7 @@ The Philox algorithm is named explicitly and seeds are passed as int32: TF's def
 which would make XLA and non-XLA runs diverge.
 """
 
+import numpy as np
 import tensorflow as tf
 
 ALG = "philox"  # the same numbers with and without XLA, on every device
@@ -66,3 +67,14 @@ def batch_normal(shape, seed, dtype=tf.float32):
 def batch_uniform(shape, seed, dtype=tf.float32):
     """U[0, 1) of ``shape`` = [local_batch, ...], sliced from the global draw like :func:`batch_normal`."""
     return _sliced(lambda s, sd: tf.random.stateless_uniform(s, as_seed(sd), alg=ALG), shape, seed, dtype)
+
+
+def batch_categorical(batch, probs, seed):
+    """int32 class ids [batch] drawn with probabilities ``probs`` (a sequence of K floats summing to 1):
+    this replica's rows of the global draw, by inverse CDF on :func:`batch_uniform` (Philox, so the same
+    labels with and without XLA, on every device)."""
+    cdf = np.cumsum(np.asarray(probs, np.float64))
+    cdf = tf.constant((cdf / cdf[-1]).astype(np.float32))  # the last entry exactly 1
+    u = batch_uniform(tf.reshape(tf.cast(batch, tf.int32), [1]), seed)
+    return tf.minimum(tf.searchsorted(cdf, u, side="right", out_type=tf.int32), len(probs) - 1)
+

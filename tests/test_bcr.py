@@ -36,7 +36,7 @@ def context(trainer, real, fake, aug=None):
     def draw_aug(batch, seed):
         return None if T.is_identity else {"x": T.draw(batch, fold(seed, 0)), "ref": None}
 
-    def run_D(x, ref, params, outputs=()):
+    def run_D(x, ref, params, outputs=(), labels=None):
         return trainer.discriminator(x if params is None else T.apply(x, params["x"])), {}
 
     return StepContext(discriminator=trainer.discriminator, augment=T, gather=None, real=real, fake=fake,

@@ -153,6 +153,16 @@ def label_info(source: str, tfds_data_dir: str | None = None):
     return spec.reader.label_info(spec, tfds_data_dir)
 
 
+def class_frequencies(source: str, tfds_data_dir: str | None = None, subset: int = 0):
+    """The fraction of a labelled source's images (its first ``subset`` when > 0) in each class [num_classes]:
+    the distribution a class-conditional model draws its fakes' labels from."""
+    spec = parse_source(source)
+    counts = np.asarray(spec.reader.class_counts(spec, tfds_data_dir, subset), np.float64)
+    if counts.sum() <= 0:
+        raise DataError(f"source {source!r} has no labelled images; check data.source and data.subset")
+    return counts / counts.sum()
+
+
 def file_shards(source: str, tfds_data_dir: str | None = None) -> int:
     """How many record files the source is sharded into (0 for sources not read by file)."""
     spec = parse_source(source)

@@ -141,6 +141,14 @@ class SourceKind:
             return self.load_labels(spec)[1]
         raise no_labels(spec)
 
+    def class_counts(self, spec: SourceSpec, tfds_data_dir=None, subset: int = 0):
+        """Images per class [num_classes] (of the first ``subset`` images when > 0) of a labelled source."""
+        if not self.in_memory:
+            raise no_labels(spec)
+        labels, info = self.load_labels(spec)
+        labels = labels[:subset] if subset else labels
+        return np.bincount(labels, minlength=info.num_classes)
+
     def file_shards(self, spec: SourceSpec, tfds_data_dir=None) -> int:
         """How many files the source is sharded into (0: not readable by file, e.g. arrays, folders)."""
         return 0

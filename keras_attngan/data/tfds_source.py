@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 
+import numpy as np
 import tensorflow as tf
 
 from keras_attngan.data.sources import DataError, LabelInfo, SourceKind, SourceSpec, check_subset, no_labels
@@ -149,6 +150,20 @@ class TFDSKind(SourceKind):
 
     def label_info(self, spec, tfds_data_dir=None):
         return tfds_label_info(spec, tfds_builder(spec, tfds_data_dir))
+
+    def class_counts(self, spec, tfds_data_dir=None, subset=0):
+        """Reads the split's labels (images not decoded): one pass over the records."""
+        import tensorflow_datasets as tfds
+
+        builder = tfds_builder(spec, tfds_data_dir)
+        info = tfds_label_info(spec, builder)
+        ds = builder.as_dataset(split=spec.split, shuffle_files=False, decoders={"image": tfds.decode.SkipDecoding()},
+                                read_config=tfds.ReadConfig(enable_ordering_guard=False))
+        ds = ds.take(subset) if subset else ds
+        counts = np.zeros(info.num_classes, np.int64)
+        for labels in ds.map(lambda example: example["label"]).batch(65536).as_numpy_iterator():
+            counts += np.bincount(labels, minlength=info.num_classes)[:info.num_classes]
+        return counts
 
     def file_shards(self, spec, tfds_data_dir=None):
         """Record files of the split (0 for a sliced or combined split: tfds cannot split those by file)."""

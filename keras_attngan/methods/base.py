@@ -38,7 +38,9 @@ class StepContext:
     outputs=())``: the step's one call of D, ``(logits, {name: output})`` of D on ``images`` augmented with
     params ``aug`` (a dict of ``draw_aug``; None: as they are) with ``ref`` as reference batch; ``ref``:
     this step's reference batch (None without reference attention); ``draw_aug(batch, seed)``: params of
-    the configured augmentation for one D call site (None when it is the identity)."""
+    the configured augmentation for one D call site (None when it is the identity); ``real_labels`` /
+    ``fake_labels``: the int labels of the reals and of the fakes of a class-conditional model (None
+    otherwise), for a term's own D calls (``run_D(..., labels=...)``)."""
 
     discriminator: Any
     augment: Any
@@ -54,6 +56,8 @@ class StepContext:
     run_D: Optional[Callable] = None
     ref: Any = None
     draw_aug: Optional[Callable] = None
+    real_labels: Any = None
+    fake_labels: Any = None
 
 
 class ObjectiveTerm:
@@ -124,6 +128,7 @@ class Adversarial:
         """The images R1's gradient is taken with respect to (the reals by default)."""
         return real
 
-    def critic(self, ctx_run_D, images, ref, random):
-        """D's score [B, 1] of ``images`` for R1, inside the compiled R1 pass."""
+    def critic(self, ctx_run_D, images, ref, random, labels=None):
+        """D's score [B, 1] of ``images`` (with their ``labels``, conditional) for R1, inside the compiled R1
+        pass."""
         raise NotImplementedError

@@ -57,10 +57,11 @@ class BCR(ObjectiveTerm):
     def d_loss(self, ctx):
         seed, n = ctx.random[self.name], tf.shape(ctx.real)[0]
         stats, total = {}, tf.zeros([])
-        for i, (name, images, weight) in enumerate((("real", ctx.real, self.lambda_real),
-                                                     ("fake", ctx.fake, self.lambda_fake))):
-            plain = ctx.run_D(images, ctx.ref, None)[0]
-            augmented = ctx.run_D(images, ctx.ref, ctx.draw_aug(n, fold(seed, i)))[0]
+        for i, (name, images, labels, weight) in enumerate((
+                ("real", ctx.real, ctx.real_labels, self.lambda_real),
+                ("fake", ctx.fake, ctx.fake_labels, self.lambda_fake))):
+            plain = ctx.run_D(images, ctx.ref, None, labels=labels)[0]
+            augmented = ctx.run_D(images, ctx.ref, ctx.draw_aug(n, fold(seed, i)), labels=labels)[0]
             stats[f"bcr_{name}"] = penalty = consistency(plain, augmented)
             total += weight * penalty
         return total, stats

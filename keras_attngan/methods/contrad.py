@@ -116,8 +116,8 @@ class _HdAdversarial(Adversarial):
     def r1_inputs(self, real, random):
         return tf.stop_gradient(self.term.T.apply(real, random["real1"]))
 
-    def critic(self, run_D, images, ref, random):
-        return self.term._head(self.term._features(run_D, images), "contrad_dis")
+    def critic(self, run_D, images, ref, random, labels=None):
+        return self.term._critic(self.term._features(run_D, images, labels), labels)
 
 
 @METHODS.register("contrad", section="contrad", validate=check_config, order=2,
@@ -151,7 +151,9 @@ class ContraD(ObjectiveTerm):
         D = trainer.discriminator
         dim = D.fc.weights[0].shape[0]  # the penultimate feature's size, the fc layer's input
         # h_r, h_f (projections) and h_d (the discriminator), named for their role in D's weight paths.
-        for head, out in (("contrad_real", self.proj_dim), ("contrad_fake", self.proj_dim), ("contrad_dis", 1)):
+        # h_d of a class-conditional D ends in D's projection (cmap_dim values projected on e(y)).
+        for head, out in (("contrad_real", self.proj_dim), ("contrad_fake", self.proj_dim),
+                          ("contrad_dis", D.cmap_dim or 1)):
             D.add_head(head, mlp_head(self.hidden, out, head), (None, dim))
         self._D = D  # the heads are D's; D itself is called through the step's run_D
         self._d_forward = maybe_xla(self._d_forward_impl, trainer.xla)
@@ -164,29 +166,41 @@ class ContraD(ObjectiveTerm):
         return {view: self.T.draw(batch, fold(seed, i)) for i, view in enumerate(VIEWS)}
 
     @staticmethod
-    def _features(run_D, images):
-        """D's encoder output (penultimate feature) of ``images`` as they are, through the step's run_D."""
-        return run_D(images, None, None, ("penultimate",))[1]["penultimate"]
+    def _features(run_D, images, labels=None):
+        """D's encoder output (penultimate feature) of ``images`` as they are, through the step's run_D
+        (``labels``: the images' labels, which a conditional D's own logits need)."""
+        return run_D(images, None, None, ("penultimate",), labels=labels)[1]["penultimate"]
 
     def _head(self, x, name, normalize=False):
         y = tf.cast(self._D.heads[name](x), tf.float32)
         return tf.math.l2_normalize(y, axis=1) if normalize else y
 
-    def _d_forward_impl(self, run_D, real, fake, random):
+    def _critic(self, x, labels):
+        """h_d's score, projected on the labels' embedding for a conditional D (``Discriminator.project``)."""
+        return self._D.project(self._head(x, "contrad_dis"), labels)
+
+    def _d_forward_impl(self, run_D, real, fake, random, labels=None):
         n = tf.shape(real)[0]
         views = tf.concat([self.T.apply(x, random[v]) for x, v in zip((real, real, fake), VIEWS)], axis=0)
-        feats = self._features(run_D, views)  # one pass on 3N images, as the reference
+        view_labels = (tf.concat([labels["real"], labels["real"], labels["fake"]], axis=0)
+                       if labels is not None else None)
+        feats = self._features(run_D, views, view_labels)  # one pass on 3N images, as the reference
         u = self._head(feats[:2 * n], "contrad_real", normalize=True)  # h_r of the fakes is never used
         v = self._head(feats, "contrad_fake", normalize=True)
-        d = self._head(tf.stop_gradient(feats), "contrad_dis")  # L_dis trains h_d only (Eq. 6)
+        d = self._critic(tf.stop_gradient(feats), view_labels)  # L_dis trains h_d (and e(y)) only (Eq. 6)
         return u[:n], u[n:], v[:n], v[n:2 * n], v[2 * n:], d[:n], d[2 * n:]
 
-    def _g_forward_impl(self, run_D, fake, random):
-        return self._head(self._features(run_D, self.T.apply(fake, random["fake"])), "contrad_dis")
+    def _g_forward_impl(self, run_D, fake, random, labels=None):
+        return self._critic(self._features(run_D, self.T.apply(fake, random["fake"]), labels), labels)
 
     # ------------------------------------------------------------------ losses
+    @staticmethod
+    def _labels(ctx):
+        return None if ctx.real_labels is None else {"real": ctx.real_labels, "fake": ctx.fake_labels}
+
     def d_loss(self, ctx):
-        u1, u2, v1, v2, vf, d_real, d_fake = self._d_forward(ctx.run_D, ctx.real, ctx.fake, ctx.random[self.name])
+        u1, u2, v1, v2, vf, d_real, d_fake = self._d_forward(ctx.run_D, ctx.real, ctx.fake, ctx.random[self.name],
+                                                             self._labels(ctx))
         g = ctx.gather  # global negatives under tf.distribute
         con_real = nt_xent(g(u1), g(u2), self.temperature)
         con_fake = supcon_fakes(g(v1), g(v2), g(vf), self.temperature)
@@ -196,7 +210,7 @@ class ContraD(ObjectiveTerm):
         return con_real + self.lambda_con * con_fake + dis, stats
 
     def g_loss(self, ctx):
-        loss = self.pair.g_loss(None, self._g_forward(ctx.run_D, ctx.fake, ctx.random[self.name]))
+        loss = self.pair.g_loss(None, self._g_forward(ctx.run_D, ctx.fake, ctx.random[self.name], ctx.fake_labels))
         return loss, {"g_loss": loss}
 
     def stat_names(self):

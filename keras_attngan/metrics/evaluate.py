@@ -68,13 +68,28 @@ class Evaluator:
         return self.ppl_distance
 
     # ------------------------------------------------------------------ images
-    def fake_batches(self, num):
-        """uint8 batches of ``num`` generated images (fixed latents per evaluation seed)."""
+    def fake_labels(self, num):
+        """The labels of the first ``num`` fakes of a class-conditional G (None otherwise): drawn from the
+        training data's class frequencies with the evaluation seed, as StyleGAN2-ADA's metrics draw c."""
+        k = getattr(self.generator, "num_classes", 0)
+        if not k:
+            return None
+        if getattr(self, "_label_probs", None) is None:
+            from keras_attngan.data.pipeline import class_frequencies
+            d = self.config.data
+            self._label_probs = class_frequencies(d.source, d.tfds_data_dir or None, d.subset)
+        return np.random.RandomState([self.seed, 1]).choice(k, size=num, p=self._label_probs).astype(np.int32)
+
+    def fake_batches(self, num, labels=None):
+        """uint8 batches of ``num`` generated images (fixed latents per evaluation seed); a conditional G
+        draws ``labels`` (default :meth:`fake_labels`)."""
         rng = np.random.RandomState(self.seed)
+        labels = self.fake_labels(num) if labels is None else np.asarray(labels, np.int32)
         for start in range(0, num, self.batch_size):
             n = min(self.batch_size, num - start)
             z = tf.constant(rng.randn(n, self.generator.z_dim).astype(np.float32))
-            img = self.generator(z, psi=self.psi, seed=tf.constant([self.seed, start], tf.int64))
+            extra = {} if labels is None else {"labels": tf.constant(labels[start:start + n])}
+            img = self.generator(z, psi=self.psi, seed=tf.constant([self.seed, start], tf.int64), **extra)
             yield to_uint8(img.numpy())
 
     def real_batches(self, num=None):
@@ -119,6 +134,8 @@ class Evaluator:
     def _d_replica(self, x, reference=None, output="fc"):
         x = tf.cast(x, tf.float32) / 127.5 - 1.0
         kwargs = {} if reference is None else {"reference": reference}
+        if getattr(self.discriminator, "num_classes", 0):  # the features read here do not depend on the label
+            kwargs["labels"] = tf.zeros([tf.shape(x)[0]], tf.int32)
         if output == "fc":
             return self.discriminator(x, return_features=True, **kwargs)[1]
         return self.discriminator(x, outputs=(output,), **kwargs)[1][output]

@@ -9,6 +9,7 @@ import tensorflow as tf
 from keras_attngan.layers import EqualizedConv2D, EqualizedDense, MinibatchStdDev
 from keras_attngan.layers.attention import make_attention, reference_sources
 from keras_attngan.layers.spectral import check_weight_norm
+from keras_attngan.networks.mapping import MappingNetwork, check_labels
 from keras_attngan.networks.widths import block_resolutions, check_resolution, num_channels
 
 
@@ -57,11 +58,23 @@ class Discriminator(keras.Model):
     ``weight_norm``: "equalized" (StyleGAN2) or "spectral" (Miyato et al. 2018; SAGAN's D) for fromrgb,
     every block, the epilogue conv, fc and out; an attention module keeps its own weights. With
     "spectral" the training step calls ``keras_attngan.layers.spectral_update(D)`` once per step.
+
+    ``num_classes > 0``: a projection discriminator (Miyato & Koyama 2018, in StyleGAN2-ADA's form, its
+    ``cmap``), ``call(img, labels=...)``: the output layer maps D's last features to ``cmap_dim`` values
+    phi(x) (0: nf(4)), a label mapping network (``mapping_layers`` FCs after the label embedding, as G's
+    mapping with z_dim=0) gives the label's embedding e(y), and the score is
+    ``<phi(x), e(y)> / sqrt(cmap_dim)`` (:meth:`project`). Unlike Miyato & Koyama's form it has no separate
+    unconditional term psi(phi(x)): e(y) can learn one through its bias. With reference attention the
+    reference batch only supplies keys and queries (Eq. 8), so its labels do not enter: the score projects
+    the primary image's features on the primary image's label. The label path stays equalized in a
+    spectrally normalized D (the output layer phi is normalized), as G's mapping does.
     """
 
     def __init__(self, resolution=256, img_channels=3, fmap_base=8192, fmap_max=512, mbstd_group=4,
-                 mbstd_features=1, attention=None, weight_norm="equalized", **kwargs):
+                 mbstd_features=1, attention=None, weight_norm="equalized", num_classes=0, cmap_dim=0,
+                 mapping_layers=8, **kwargs):
         super().__init__(**kwargs)
+        self.num_classes, self.mapping_layers = int(num_classes), int(mapping_layers)
         self.weight_norm = wn = check_weight_norm(weight_norm)
         self.resolution = check_resolution(resolution)
         self.img_channels, self.fmap_base, self.fmap_max = int(img_channels), int(fmap_base), int(fmap_max)
@@ -99,9 +112,24 @@ class Discriminator(keras.Model):
         self.conv.build((None, 4, 4, c4 + self.mbstd_features))
         self.fc = EqualizedDense(c4, activation="lrelu", weight_norm=wn, name="fc")
         self.fc.build((None, 16 * c4))
-        self.out = EqualizedDense(1, weight_norm=wn, name="out")
+        self.cmap_dim = (int(cmap_dim) or c4) if self.num_classes else 0
+        self.out = EqualizedDense(self.cmap_dim or 1, weight_norm=wn, name="out")
         self.out.build((None, c4))
+        if self.num_classes:
+            self.label_mapping = MappingNetwork(0, self.cmap_dim, self.mapping_layers, w_avg_beta=None,
+                                                num_classes=self.num_classes, name="label_mapping")
+            self.label_mapping.build(None)
         self.built = True
+
+    def project(self, x, labels=None):
+        """The score of an output-layer value ``x``: [B, 1] as it is (unconditional), or the projection
+        ``sum(x * e(y), axis=1) / sqrt(cmap_dim)`` on the labels' embedding (conditional). ContraD's h_d head
+        ends here too, so its critic is conditional in the same way."""
+        x = tf.cast(x, tf.float32)
+        if not self.num_classes:
+            return x
+        cmap = self.label_mapping(None, check_labels(labels, self.num_classes, "discriminator"))
+        return tf.reduce_sum(x * cmap, axis=1, keepdims=True) * (1.0 / math.sqrt(self.cmap_dim))
 
     def output_names(self):
         """The names ``call(img, outputs=...)`` accepts. ``x<s>``: the output of block ``b<2s>``, the
@@ -121,6 +149,8 @@ class Discriminator(keras.Model):
 
     def __call__(self, *args, outputs=(), **kwargs):
         # Checked before Keras runs call(), which would wrap the one-line error in ten lines of context.
+        if self.num_classes:
+            check_labels(kwargs.get("labels"), self.num_classes, "discriminator")
         return super().__call__(*args, outputs=self.check_outputs(outputs), **kwargs)
 
     @property
@@ -153,8 +183,8 @@ class Discriminator(keras.Model):
                 self._tracker.lock()
         return layer
 
-    def call(self, img, reference=None, outputs=(), return_features=False):
-        """images [B, R, R, C] -> logits [B, 1] (float32).
+    def call(self, img, reference=None, outputs=(), return_features=False, labels=None):
+        """images [B, R, R, C] (and, conditional, their int labels [B]) -> logits [B, 1] (float32).
 
         ``outputs``: names from :meth:`output_names`; D then returns ``(logits, {name: tensor})``: the maps
         GGDR's decoder reads (block ``b<r>``'s output, ``feats[r/2]`` in Lee et al. 2022) and the
@@ -190,7 +220,7 @@ class Discriminator(keras.Model):
         x = self.conv(self.mbstd(x))
         found["penultimate"] = tf.reshape(x, [tf.shape(x)[0], -1])
         found["fc"] = self.fc(found["penultimate"])
-        logits = tf.cast(self.out(found["fc"]), tf.float32)
+        logits = self.project(self.out(found["fc"]), labels if self.num_classes else None)
         if return_features:
             return logits, found["fc"]
         return (logits, {name: found[name] for name in outputs}) if outputs else logits
@@ -199,4 +229,5 @@ class Discriminator(keras.Model):
         return {"name": self.name, "resolution": self.resolution, "img_channels": self.img_channels,
                 "fmap_base": self.fmap_base, "fmap_max": self.fmap_max, "mbstd_group": self.mbstd_group,
                 "mbstd_features": self.mbstd_features, "attention": self.attention,
-                "weight_norm": self.weight_norm}
+                "weight_norm": self.weight_norm, "num_classes": self.num_classes, "cmap_dim": self.cmap_dim,
+                "mapping_layers": self.mapping_layers}

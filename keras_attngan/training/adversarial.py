@@ -37,6 +37,6 @@ class LogitLoss(Adversarial):
     def draw_critic(self, batch, seed):
         return self.draw_aug(batch, seed)
 
-    def critic(self, run_D, images, ref, random):
+    def critic(self, run_D, images, ref, random, labels=None):
         """D(aug(x)): R1 is taken with respect to the un-augmented reals, as stylegan2-ada-pytorch does."""
-        return run_D(images, ref, random)[0]
+        return run_D(images, ref, random, labels=labels)[0]

@@ -189,7 +189,8 @@ def make_callbacks(config, workdir, trainer, checkpointer, total_ticks, verbose,
         cb.Progress(t.batch_size, workdir, status_every=status_every),
         guard_and_checkpoints[1],
         cb.SampleGrid(os.path.join(workdir, "samples"), config.model.z_dim, round(t.sample_kimg / t.tick_kimg),
-                      t.batch_size, num_images=t.grid_size, reals=reals, seed=config.seed + 123),
+                      t.batch_size, num_images=t.grid_size, reals=reals, seed=config.seed + 123,
+                      num_classes=config.model.num_classes),
     ]
     if t.metrics and t.metrics_kimg:
         from keras_attngan.metrics.evaluate import Evaluator

@@ -14,10 +14,9 @@ FROZEN_SECTIONS = ("model", "loss")
 FROZEN_FIELDS = (("train", "batch_size"), ("augment", "name"))
 
 
-def _frozen_items(saved):
+def _frozen_items(saved, current):
     for section in FROZEN_SECTIONS:
-        # Keys the saved run did not have yet are newer defaults and do not block a resume.
-        for key in sorted(saved.get(section, {})):
+        for key in sorted(set(saved.get(section, {})) | set(current.get(section, {}))):
             yield section, key
     for section, key in FROZEN_FIELDS:
         if key in saved.get(section, {}):
@@ -31,8 +30,12 @@ def check_resume_config(workdir, config):
     if saved is None:
         return []
     current = json.loads(config.to_json_best_effort())
-    for section, key in _frozen_items(saved):
-        a, b = saved.get(section, {}).get(key), current.get(section, {}).get(key)
+    # A key the saved run did not have yet was added since with a default that keeps the old behaviour:
+    # the run counts as trained with that default (so an unconditional run refuses model.num_classes > 0).
+    defaults = json.loads(default_config().to_json_best_effort())
+    for section, key in _frozen_items(saved, current):
+        a = saved.get(section, {}).get(key, defaults.get(section, {}).get(key))
+        b = current.get(section, {}).get(key)
         if a != b:
             raise ValueError(f"{workdir} was trained with {section}.{key}={a!r} but the config says {b!r}: "
                              f"resume with the same value or pass a new --workdir")

@@ -35,7 +35,7 @@ from keras_attngan.config import lazy_interval
 from keras_attngan.layers.spectral import spectral_update
 from keras_attngan.methods.base import StepContext
 from keras_attngan.replicas import gather, global_mean, replica_scale
-from keras_attngan.rng import batch_normal, batch_uniform, fold
+from keras_attngan.rng import batch_categorical, batch_normal, batch_uniform, fold
 from keras_attngan.training import regularizers as reg
 from keras_attngan.training.adversarial import LogitLoss
 from keras_attngan.training.schedule import ema_beta
@@ -49,12 +49,28 @@ class GANTrainer(keras.Model):
 
     ``loss``: a name from :mod:`keras_attngan.losses`; for the first ``warmup_kimg`` thousand images the
     non-saturating loss is used instead (Yu et al. 2021 warm up the dual contrastive loss this way).
+
+    Class-conditional G and D (``num_classes > 0``): the dataset yields ``{"image", "label"}``; D scores
+    the reals with their labels, and the fakes of every phase get labels drawn from ``label_probs`` (the
+    training set's class frequencies) statelessly from ``(seed, step)`` and sliced per replica like every
+    other random input, so a resumed run draws the same labels. G is asked for those labels and D scores
+    its fakes with them; R1 and WGAN-GP's interpolates use the reals' labels.
     """
 
     def __init__(self, generator, discriminator, g_ema, loss="ns", warmup_kimg=0.0, r1_gamma=10.0,
                  r1_interval=16, pl_weight=0.0, pl_interval=4, pl_decay=0.01, pl_batch_shrink=2,
-                 ema_kimg=10.0, ema_rampup=None, seed=0, xla=False, augment=None, terms=(), **kwargs):
+                 ema_kimg=10.0, ema_rampup=None, seed=0, xla=False, augment=None, terms=(), label_probs=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.num_classes = int(generator.num_classes)
+        if discriminator.num_classes != self.num_classes:
+            raise ValueError(f"the generator has {self.num_classes} classes and the discriminator "
+                             f"{discriminator.num_classes}: build both from the same model.num_classes")
+        if self.num_classes:
+            probs = [1.0] * self.num_classes if label_probs is None else [float(p) for p in label_probs]
+            if len(probs) != self.num_classes or min(probs) < 0 or sum(probs) <= 0:
+                raise ValueError(f"label_probs must be {self.num_classes} non-negative class frequencies, got {probs}")
+            self.label_probs = tuple(p / sum(probs) for p in probs)
         self.generator, self.discriminator, self.g_ema = generator, discriminator, g_ema
         self.loss_name, self.warmup_kimg = loss, float(warmup_kimg)
         self.loss_pair, self.warmup_pair = losses.get(loss), losses.get("ns")
@@ -139,18 +155,26 @@ class GANTrainer(keras.Model):
             loss = optimizer.scale_loss(loss)
         return loss
 
-    def _run_D(self, images, ref, aug, outputs=()):
+    def _run_D(self, images, ref, aug, outputs=(), labels=None):
         """The one place D is called: ``(logits, {name: output})`` of D on ``images`` augmented with ``aug``
         (a dict of :meth:`_draw_aug`, None: no augmentation); with reference attention, ``ref`` (reals,
-        augmented with their own draw) is the reference batch."""
+        augmented with their own draw) is the reference batch; ``labels``: the images' int labels
+        (a conditional D; ignored otherwise)."""
         D = self.discriminator
         if aug is not None:
             images = self.augment.apply(images, aug["x"])
             ref = self.augment.apply(ref, aug["ref"]) if ref is not None and D.uses_reference else ref
         kwargs = {"reference": ref} if D.uses_reference else {}
+        if self.num_classes:
+            kwargs["labels"] = labels
         if outputs:
             return D(images, outputs=outputs, **kwargs)
         return D(images, **kwargs), {}
+
+    def draw_labels(self, batch, seed):
+        """Labels for ``batch`` fakes drawn from the training set's class frequencies (this replica's rows
+        of the global draw); None for an unconditional model."""
+        return batch_categorical(batch, self.label_probs, seed) if self.num_classes else None
 
     def _draw_terms(self, batch, seed):
         """{term name: random inputs} the terms draw for one phase, outside compiled code."""
@@ -191,61 +215,67 @@ class GANTrainer(keras.Model):
     # function is compiled too.
     # Their random inputs (latents, style mixing, noise, projections) are drawn by the caller, outside
     # compiled code: XLA's RNG draws other numbers than TF's kernels for the same seed.
-    def _g_main_forward_impl(self, real, ref, z, random, need_reals, aug_real, aug_fake):
+    def _g_main_forward_impl(self, real, ref, z, random, need_reals, aug_real, aug_fake, labels):
         G, outputs = self.generator, self.g_output_names
-        real_out = (tf.nest.map_structure(tf.stop_gradient, self._run_D(real, ref, aug_real, outputs))
+        real_out = (tf.nest.map_structure(tf.stop_gradient,
+                                          self._run_D(real, ref, aug_real, outputs, labels["real"]))
                     if need_reals else self._no_output())
-        ws = G.training_ws(z, mixing=random["mixing"])
+        ws = G.training_ws(z, mixing=random["mixing"], labels=labels["fake"])
         fake = G.synthesis(ws, noise_mode="random", noise=random["noise"])
-        fake_out = self._run_D(fake, ref, aug_fake, outputs) if self.g_passes else self._no_output()
+        fake_out = self._run_D(fake, ref, aug_fake, outputs, labels["fake"]) if self.g_passes else self._no_output()
         return fake_out, real_out, ws[:, 0], fake
 
-    def _g_reg_forward_impl(self, z, random, proj):
+    def _g_reg_forward_impl(self, z, random, proj, labels):
         G = self.generator
-        return reg.path_lengths(G, G.training_ws(z, mixing=random["mixing"]), random["noise"], proj)
+        return reg.path_lengths(G, G.training_ws(z, mixing=random["mixing"], labels=labels), random["noise"], proj)
 
-    def _generate_impl(self, z, random):
+    def _generate_impl(self, z, random, labels):
         """Fakes for the D step; with terms that read G's features, ``(images, {res: features})``."""
         if self.need_g_features:
-            return self.generator(z, training=True, random=random, return_features=True)
-        return self.generator(z, training=True, random=random), {}
+            return self.generator(z, training=True, random=random, return_features=True, labels=labels)
+        return self.generator(z, training=True, random=random, labels=labels), {}
 
-    def _d_main_forward_impl(self, real, ref, fake, eps, aug_real, aug_fake, aug_gp):
+    def _d_main_forward_impl(self, real, ref, fake, eps, aug_real, aug_fake, aug_gp, labels):
         if not self.d_passes:  # nothing reads D's outputs on the step's images (ContraD runs its own views)
             return self._no_output(), self._no_output(), tf.zeros([])
         outputs = self.d_output_names
-        gp = (reg.wgan_gradient_penalty(lambda x: self._run_D(x, ref, aug_gp)[0], real, fake, eps=eps)
+        # WGAN-GP's interpolates between a real and a fake are scored with the real's label.
+        gp = (reg.wgan_gradient_penalty(lambda x: self._run_D(x, ref, aug_gp, labels=labels["real"])[0], real, fake,
+                                        eps=eps)
               if eps is not None else tf.zeros([]))
-        return self._run_D(real, ref, aug_real, outputs), self._run_D(fake, ref, aug_fake, outputs), gp
+        return (self._run_D(real, ref, aug_real, outputs, labels["real"]),
+                self._run_D(fake, ref, aug_fake, outputs, labels["fake"]), gp)
 
-    def _d_reg_grads_impl(self, real, ref, aug):
+    def _d_reg_grads_impl(self, real, ref, aug, labels):
         """Lazy R1: gamma / 2 * E ||grad_x critic(x)||^2 times the interval, the critic and x given by the
         adversarial objective (D(aug(x)) w.r.t. the un-augmented reals, as stylegan2-ada). Per-sample, so
         it needs no collective and runs forward and backward in one function."""
         adversarial = self.adversarial
         with tf.GradientTape() as tape:
             x = adversarial.r1_inputs(real, aug)
-            penalty = reg.r1_penalty(lambda images: adversarial.critic(self.run_D, images, ref, aug), x)
+            penalty = reg.r1_penalty(lambda images: adversarial.critic(self.run_D, images, ref, aug, labels), x)
             loss = self._scaled(penalty * (self.r1_gamma / 2.0) * self.r1_interval, self.d_optimizer)
         return penalty, tape.gradient(loss, self.discriminator.trainable_variables)
 
     # ------------------------------------------------------------------ the phases
-    def _g_main(self, real, ref, z, seed, pair, stats):
+    def _g_main(self, real, ref, z, seed, pair, stats, real_labels=None):
         G = self.generator
         batch = tf.shape(z)[0]
         random = G.draw_random(batch, seed)
+        labels = {"real": real_labels, "fake": self.draw_labels(batch, fold(seed, 11))}
         need_reals = ((self.adversarial.logits and pair.g_needs_reals)
                       or any(t.needs_reals_in_g for t in self.terms))
         aug_real, aug_fake = self._draw_aug(batch, fold(seed, 7)), self._draw_aug(batch, fold(seed, 8))
         term_random = self._draw_terms(batch, fold(seed, 10))
         with tf.GradientTape() as tape:
-            fake_out, real_out, w, fake = self._g_main_forward(real, ref, z, random, need_reals, aug_real, aug_fake)
+            fake_out, real_out, w, fake = self._g_main_forward(real, ref, z, random, need_reals, aug_real, aug_fake,
+                                                               labels)
             g_loss = self.adversarial.g_loss(pair, real_out[0], fake_out[0])
             ctx = self._context(real_out=real_out, fake_out=fake_out, aug_params=aug_fake, real=real, fake=fake,
-                                random=term_random, ref=ref)
+                                random=term_random, ref=ref, real_labels=real_labels, fake_labels=labels["fake"])
             total = g_loss + self._terms_loss("g_loss", ctx, stats)
             scaled = self._scaled(total, self.g_optimizer)
-        return g_loss, w, tape.gradient(scaled, G.trainable_variables)
+        return g_loss, w, tape.gradient(scaled, G.trainable_variables), labels["fake"]
 
     def _g_reg(self, z, seed):
         """Path-length regularization: (|J^T y| - a)^2 with a the running mean of path lengths, updated
@@ -254,28 +284,31 @@ class GANTrainer(keras.Model):
         batch = tf.shape(z)[0]
         random = G.draw_random(batch, fold(seed, 0))
         proj = batch_normal([batch, G.resolution, G.resolution, G.img_channels], fold(seed, 1))
+        labels = self.draw_labels(batch, fold(seed, 2))
         with tf.GradientTape() as tape:
-            lengths = self._g_reg_forward(z, random, proj)
+            lengths = self._g_reg_forward(z, random, proj, labels)
             batch_mean = global_mean(tf.reduce_mean(lengths))
             pl_mean = self.pl_mean + self.pl_decay * (batch_mean - self.pl_mean)
             penalty = tf.reduce_mean(tf.square(lengths - pl_mean))
             scaled = self._scaled(penalty * self.pl_weight * self.pl_interval, self.g_optimizer)
         return penalty, pl_mean, tape.gradient(scaled, self.generator.trainable_variables)
 
-    def _d_main(self, real, ref, z, seed, pair, stats):
+    def _d_main(self, real, ref, z, seed, pair, stats, real_labels=None):
         batch = tf.shape(z)[0]
+        labels = {"real": real_labels, "fake": self.draw_labels(batch, fold(seed, 11))}
         fake, g_features = tf.nest.map_structure(
-            tf.stop_gradient, self._generate(z, self.generator.draw_random(batch, fold(seed, 0))))
+            tf.stop_gradient, self._generate(z, self.generator.draw_random(batch, fold(seed, 0)), labels["fake"]))
         eps = batch_uniform([batch, 1, 1, 1], fold(seed, 1)) if pair.gradient_penalty else None
         aug_real, aug_fake = self._draw_aug(batch, fold(seed, 2)), self._draw_aug(batch, fold(seed, 3))
         aug_gp = self._draw_aug(batch, fold(seed, 4)) if pair.gradient_penalty else None
         term_random = self._draw_terms(batch, fold(seed, 10))
         with tf.GradientTape() as tape:
-            real_out, fake_out, gp = self._d_main_forward(real, ref, fake, eps, aug_real, aug_fake, aug_gp)
+            real_out, fake_out, gp = self._d_main_forward(real, ref, fake, eps, aug_real, aug_fake, aug_gp, labels)
             local_real, local_fake = real_out[0], fake_out[0]
             d_loss = self.adversarial.d_loss(pair, local_real, local_fake)
             ctx = self._context(real_out=real_out, fake_out=fake_out, g_features=g_features, aug_params=aug_fake,
-                                real=real, fake=fake, random=term_random, ref=ref)
+                                real=real, fake=fake, random=term_random, ref=ref, real_labels=real_labels,
+                                fake_labels=labels["fake"])
             total = d_loss + losses.WGAN_GP_WEIGHT * gp + self._terms_loss("d_loss", ctx, stats)
             scaled = self._scaled(total, self.d_optimizer)
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
@@ -293,8 +326,13 @@ class GANTrainer(keras.Model):
         chosen by the host (see :meth:`make_train_function`)."""
         do_d_reg, do_g_reg, warming_up = flags
         G, D = self.generator, self.discriminator
-        if isinstance(data, dict):  # data.labels: this unconditional step does not use the labels
+        real_labels = None
+        if isinstance(data, dict):  # data.labels (an unconditional step does not use them)
+            real_labels = tf.cast(data["label"], tf.int32) if self.num_classes else None
             data = (data["image"], data["reference"]) if "reference" in data else data["image"]
+        elif self.num_classes:
+            raise ValueError(f"the model is class-conditional (model.num_classes={self.num_classes}): the dataset "
+                             "must yield labels (data.labels=True)")
         real, ref = data if isinstance(data, (tuple, list)) else (data, None)
         if D.uses_reference and ref is None:
             raise ValueError("the discriminator uses reference attention: the dataset must yield (reals, references)")
@@ -309,9 +347,13 @@ class GANTrainer(keras.Model):
             return batch_normal(tf.stack([n, G.z_dim]), fold(seed, index))
 
         stats = {}  # the terms' stats
-        g_loss, w, grads = self._g_main(real, ref, latents(1), fold(seed, 2), pair, stats)
+        g_loss, w, grads, fake_labels = self._g_main(real, ref, latents(1), fold(seed, 2), pair, stats, real_labels)
         self._apply(self.g_optimizer, grads, G.trainable_variables)
-        G.mapping.update_w_avg(w)  # 'mean' aggregation: the global batch mean under tf.distribute
+        # 'mean' aggregation: the global batch mean under tf.distribute; per class from the gathered batch.
+        if self.num_classes:
+            G.mapping.update_w_avg(w, gather(fake_labels), gather(w))
+        else:
+            G.mapping.update_w_avg(w)
 
         if do_g_reg:
             pl_batch = tf.maximum(batch // self.pl_batch_shrink, 1)
@@ -321,14 +363,14 @@ class GANTrainer(keras.Model):
             self.trackers["pl_penalty"].update_state(penalty)
 
         d_loss, real_logits, fake_logits, grads = self._d_main(real, ref, latents(5), fold(seed, 6), pair,
-                                                               stats)
+                                                               stats, real_labels)
         self._apply(self.d_optimizer, grads, D.trainable_variables)
         global_batch = tf.cast(batch, tf.float32) * tf.distribute.get_strategy().num_replicas_in_sync
         self.augment.observe(real_logits, self.step, global_batch)  # ADA: E[sign(D(real))] drives p
 
         if do_d_reg:
             aug = self.adversarial.draw_critic(batch, fold(seed, 9))
-            penalty, grads = self._d_reg_grads(real, ref, aug)
+            penalty, grads = self._d_reg_grads(real, ref, aug, real_labels)
             self._apply(self.d_optimizer, grads, D.trainable_variables)
             self.trackers["r1_penalty"].update_state(penalty)
 
