@@ -21,6 +21,18 @@ def sagan(c, attention_resolution=None):
     return c
 
 
+def conditional(c, num_classes, d_mapping_layers=None):
+    """Class-conditional training on a labelled source (docs/methods.md, class-conditional): the dataset
+    yields labels (``data.labels``), G embeds the label beside z and D is a projection discriminator
+    (``model.num_classes``). ``d_mapping_layers``: depth of D's label mapping (None keeps the config's,
+    StyleGAN2-ADA's 8; 0 = the label embedding alone, Miyato & Koyama's projection as SAGAN uses it)."""
+    c.data.labels = True
+    c.model.num_classes = int(num_classes)
+    if d_mapping_layers is not None:
+        c.model.d_mapping_layers = int(d_mapping_layers)
+    return c
+
+
 def limited_data(c, subset=1000):
     """The paper's limited-data setting (Sec. 3.3, Fig. 6): train on the first ``subset`` images
     (``data.subset``, overridable on the command line)."""

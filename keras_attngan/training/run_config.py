@@ -33,6 +33,12 @@ def check_resume_config(workdir, config):
     # A key the saved run did not have yet was added since with a default that keeps the old behaviour:
     # the run counts as trained with that default (so an unconditional run refuses model.num_classes > 0).
     defaults = json.loads(default_config().to_json_best_effort())
+    was = saved.get("model", {}).get("num_classes", 0)
+    now = current.get("model", {}).get("num_classes", 0)
+    if was != now:  # the most likely change of model, named first
+        kind = f"a class-conditional run (model.num_classes={was})" if was else "an unconditional run (model.num_classes=0)"
+        raise ValueError(f"{workdir} holds {kind} and cannot resume with model.num_classes={now}: its checkpoints "
+                         f"have no weights for it; set model.num_classes={was} or pass a new --workdir")
     for section, key in _frozen_items(saved, current):
         a = saved.get(section, {}).get(key, defaults.get(section, {}).get(key))
         b = current.get(section, {}).get(key)
