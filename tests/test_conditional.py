@@ -173,6 +173,7 @@ COMBOS = {
                                                         share_planes=4)),
     "contrad_saturating": dict(loss="saturating", contrad=dict(enabled=True, hidden=16, proj_dim=8)),
     "ggdr_wgan_gp": dict(loss="wgan_gp", ggdr=dict(weight=10.0, resolution=8)),
+    "demo_ns_xla": dict(loss="ns", xla="on"),  # the label embedding and projection compile under XLA
 }
 
 
@@ -181,6 +182,7 @@ def test_one_conditional_step_per_d_option(combo):
     opts = dict(COMBOS[combo])
     config = cond_config(r1_interval=1, pl_interval=1)
     config.loss.name = opts.pop("loss")
+    config.train.xla = opts.pop("xla", "off")
     for key in ("contrad", "ggdr"):
         if key in opts:
             config[key].update(**opts.pop(key))
@@ -207,3 +209,16 @@ def test_conditional_configs(name):
         assert c.loss.name == "hinge" and c.model.d_weight_norm == "spectral" and c.model.d_mapping_layers == 0
     else:  # StyleGAN2-ADA's conditioning
         assert c.model.d_mapping_layers == 8
+
+
+def test_ppl_walks_within_a_class():
+    """PPL of a conditional G: both ends of each pair share a label, so at epsilon -> 0 the pair's images agree
+    (a label change between the ends would make d / eps^2 explode)."""
+    from keras_attngan.metrics.ppl import path_length_samples
+    G = Generator(8, 1, 16, 8, 2, fmap_base=64, fmap_max=16, num_classes=3, name="g")
+
+    def distance(a, b):
+        return tf.reduce_mean(tf.square(a - b), axis=[1, 2, 3])
+
+    values = path_length_samples(G, distance, 8, space="w", sampling="full", batch_size=4)
+    assert values.shape == (8,) and np.all(np.isfinite(values)) and values.max() < 1e3

@@ -17,21 +17,27 @@ def path_length_samples(generator, distance_fn, num_samples, space="w", sampling
                         batch_size=32, seed=0):
     """The per-sample values d(...) / eps^2 (before outlier rejection).
 
-    ``distance_fn(img0, img1)`` takes float images in [-1, 1] (NHWC) and returns [N] distances.
+    ``distance_fn(img0, img1)`` takes float images in [-1, 1] (NHWC) and returns [N] distances. A
+    class-conditional G walks within a class: both ends of a pair get one label, drawn uniformly (a separate
+    random stream, so the latents are those of an unconditional evaluation with the same seed).
     """
     if space not in ("z", "w") or sampling not in ("full", "end"):
         raise ValueError(f"space must be 'z' or 'w' and sampling 'full' or 'end', got {space!r}, {sampling!r}")
     rng = np.random.RandomState(seed)
+    label_rng = np.random.RandomState([seed, 2])
+    classes = getattr(generator, "num_classes", 0)
     out = []
     for start in range(0, num_samples, batch_size):
         n = min(batch_size, num_samples - start)
         z = tf.constant(rng.randn(2 * n, generator.z_dim).astype(np.float32))
         t = tf.constant(rng.uniform(size=n).astype(np.float32) * (1.0 if sampling == "full" else 0.0))
         z0, z1 = z[:n], z[n:]
+        y = tf.constant(label_rng.randint(classes, size=n), tf.int32) if classes else None
         if space == "z":
-            ws = generator.map(tf.concat([slerp(z0, z1, t), slerp(z0, z1, t + epsilon)], axis=0))
+            yy = None if y is None else tf.concat([y, y], axis=0)
+            ws = generator.map(tf.concat([slerp(z0, z1, t), slerp(z0, z1, t + epsilon)], axis=0), labels=yy)
         else:
-            w0, w1 = generator.map(z0), generator.map(z1)
+            w0, w1 = generator.map(z0, labels=y), generator.map(z1, labels=y)
             ws = tf.concat([lerp(w0, w1, t), lerp(w0, w1, t + epsilon)], axis=0)
         img = generator.synthesis(ws, noise_mode="const")  # same noise for both ends of each pair
         out.append(np.asarray(distance_fn(img[:n], img[n:])) / epsilon ** 2)
