@@ -39,9 +39,29 @@ def labelled_images(config, split, num=None, batch_size=256):
     return [to_uint8(b.numpy()) for b in ds], labels
 
 
-def fit_logistic(x, y, num_classes, steps=STEPS, lr=LR, l2=L2):
+class LinearHead:
+    """The fitted classifier: ``logits(f) = ((f - mean) / std) @ w + b`` on D's features ``f`` [n, d] (a
+    linear map of f, so it can be differentiated through; ContraD's self-conditional sampling does,
+    :mod:`keras_attngan.generation.self_conditional`)."""
+
+    def __init__(self, mean, std, w, b):
+        self.mean, self.std, self.w, self.b = (np.asarray(a, np.float64) for a in (mean, std, w, b))
+
+    @property
+    def num_classes(self):
+        return self.w.shape[1]
+
+    def logits(self, features):
+        return ((np.asarray(features, np.float64) - self.mean) / self.std) @ self.w + self.b
+
+    def predict(self, features):
+        return np.argmax(self.logits(features), axis=1)
+
+
+def fit_linear_head(x, y, num_classes, steps=STEPS, lr=LR, l2=L2):
     """Multinomial logistic regression on features ``x`` [n, d] (z-scored here) with labels ``y`` [n]:
-    minimises mean cross-entropy + l2/2 |W|^2 by full-batch Adam. Returns ``predict(x) -> labels``."""
+    minimises mean cross-entropy + l2/2 |W|^2 by full-batch Adam from zeros (deterministic). Returns the
+    :class:`LinearHead`."""
     x = np.asarray(x, np.float64)
     mean, std = x.mean(0), x.std(0) + 1e-6
     z = (x - mean) / std
@@ -58,20 +78,26 @@ def fit_logistic(x, y, num_classes, steps=STEPS, lr=LR, l2=L2):
             m1 += 0.1 * (grad - m1)
             m2 += 0.001 * (grad * grad - m2)
             param -= lr * (m1 / (1 - 0.9 ** t)) / (np.sqrt(m2 / (1 - 0.999 ** t)) + 1e-8)
-    w, b = params
-    return lambda features: np.argmax(((np.asarray(features, np.float64) - mean) / std) @ w + b, axis=1)
+    return LinearHead(mean, std, *params)
+
+
+def fit_logistic(x, y, num_classes, steps=STEPS, lr=LR, l2=L2):
+    """:func:`fit_linear_head`'s ``predict(x) -> labels``."""
+    return fit_linear_head(x, y, num_classes, steps, lr, l2).predict
+
+
+def features_of(features_fn, batches):
+    """``features_fn`` (uint8 batch -> [b, d]) over ``batches``, concatenated to [n, d]."""
+    return np.concatenate([np.asarray(features_fn(b)).reshape(len(b), -1) for b in batches])
 
 
 def linear_evaluation(features_fn, train, test):
     """``features_fn``: uint8 batch -> [b, d] features; ``train``/``test``: (batches, labels). Returns
     (test accuracy, train accuracy)."""
-    def features(batches):
-        return np.concatenate([np.asarray(features_fn(b)).reshape(len(b), -1) for b in batches])
-
     (train_batches, train_y), (test_batches, test_y) = train, test
-    train_x = features(train_batches)
+    train_x = features_of(features_fn, train_batches)
     predict = fit_logistic(train_x, train_y, int(max(train_y.max(), test_y.max())) + 1)
-    return (float(np.mean(predict(features(test_batches)) == test_y)),
+    return (float(np.mean(predict(features_of(features_fn, test_batches)) == test_y)),
             float(np.mean(predict(train_x) == train_y)))
 
 
