@@ -4,6 +4,9 @@
 
 Signatures: serving_default (z, psi -> uint8 images), from_seeds, mapping, synthesis
 (see keras_attngan/export.py; `saved_model_cli show --dir saved_models/demo/1 --all` lists them).
+A class-conditional run (model.num_classes > 0) is exported with one more input, `label` int32 [batch],
+in serving_default, from_seeds and mapping (checked in the graph: one class id in [0, K) per row), and
+its class names (data.class_names of its config.json) saved with the model.
 A checkpoint that does not exist or holds NaN/inf is refused with one `error:` line.
 """
 
@@ -37,9 +40,12 @@ def main(argv):
         from keras_attngan.export import export_generator
         from keras_attngan.training.restore import restore_run
 
-        _, trainer, path, _ = restore_run(_WORKDIR.value, _CHECKPOINT.value)
-        out = export_generator(trainer.g_ema, os.path.join(_OUT.value, _NAME.value))
-        print(f"exported {path} to {out}", flush=True)
+        config, trainer, path, _ = restore_run(_WORKDIR.value, _CHECKPOINT.value)
+        names = config.data.get("class_names") if config.model.num_classes else None
+        out = export_generator(trainer.g_ema, os.path.join(_OUT.value, _NAME.value), class_names=names)
+        k = config.model.num_classes
+        kind = f", class-conditional: {k} classes, input label" if k else ""
+        print(f"exported {path} to {out}{kind}", flush=True)
     except (ValueError, CheckpointError) as e:
         return fail(e)
     return 0

@@ -15,6 +15,14 @@ Modes (--modes, comma-separated), each writing one file into --outdir:
               map of each --positions entry (x,y in image pixels) as a heat overlay (paper Fig. 5);
               needs --workdir (a SavedModel has no attention inputs)
 
+Class-conditional models (model.num_classes > 0): --classes=0,3,7 (or 0-9) repeats each mode per class:
+  grid rows = classes (columns = --seeds); truncation rows = the seeds of each class, truncated towards that
+  class's own mean w; interp one row per seed pair within each class, or with --interp_between=classes one row
+  per consecutive class pair at each seed (the seed's ws under the two classes, lerped: a class blend is only
+  defined in w); mixing one table per class; attention rows = the seeds of each class. The GIF shows the paths
+  one above the other. Without --classes, image / row / seed i gets class i mod num_classes. An unconditional
+  model refuses --classes, and a class id out of range is refused naming the valid ids (and class names).
+
 --ws=projected_a.npz,projected_b.npz (files of project_main.py) replaces the seeds by projected latents, in
 the order given: every mode renders them as it renders seeds (interp in w only); a run's generator uses each
 projection's optimised noise maps (see generation.ProjectedSource), a SavedModel its fixed noise.
@@ -55,6 +63,11 @@ _COL_SEEDS = flags.DEFINE_string("col_seeds", None, "mixing: seeds of the column
 _CROSSOVER = flags.DEFINE_integer("crossover", 4, "mixing: ws [0, crossover) from the row seed, the rest from "
                                                   "the column seed (4 = StyleGAN's coarse styles, 4x4-8x8).")
 _WS = flags.DEFINE_list("ws", None, "projected_<name>.npz files of project_main.py to render instead of seeds.")
+_CLASSES = flags.DEFINE_string("classes", None, "Class-conditional models: class ids, '0,3,7' or '0-9': one row "
+                                                "(block) per class. Default: image i gets class i mod num_classes.")
+_INTERP_BETWEEN = flags.DEFINE_enum("interp_between", "seeds", ["seeds", "classes"],
+                                    "interp with --classes: between consecutive seeds within each class, or between "
+                                    "consecutive classes at each seed (lerp in w).")
 _POSITIONS = flags.DEFINE_string("positions", None, "attention: 'x,y;x,y' in image pixels (default: centre and "
                                                     "the upper-left quarter's centre).")
 flags.DEFINE_bool("verbose", False, "Show TensorFlow's full logs.")
@@ -72,8 +85,10 @@ def _seeds(flag):
 def image_counts(opts, steps):
     """Images each mode would put in its one file (checked against MAX_IMAGES before any is made)."""
     n, positions = len(opts["seeds"]), opts["positions"] or [None, None]  # attention's default: 2 positions
-    return {"grid": n, "truncation": n * len(opts["psis"]), "interp": (n - 1) * steps,
-            "mixing": (n + 1) * (len(opts["col_seeds"]) + 1), "attention": n * (len(positions) + 1)}
+    k = len(opts["classes"] or [0])  # one row / block per class
+    interp = n * (k - 1) * steps if opts["between"] == "classes" else k * (n - 1) * steps
+    return {"grid": k * n, "truncation": k * n * len(opts["psis"]), "interp": interp,
+            "mixing": k * (n + 1) * (len(opts["col_seeds"]) + 1), "attention": k * n * (len(positions) + 1)}
 
 
 def check_flags():
@@ -81,6 +96,7 @@ def check_flags():
     import math
 
     from keras_attngan.generation import MAX_IMAGES, parse_floats, parse_positions
+    from keras_attngan.generation.conditional import parse_classes
 
     if bool(_WORKDIR.value) == bool(_SAVED_MODEL.value):
         raise ValueError("pass exactly one of --workdir=<run> or --saved_model=<saved_models/name/version>")
@@ -101,11 +117,21 @@ def check_flags():
             raise ValueError("--ws replaces --seeds and --col_seeds (the projections are the images): drop them")
         if _INTERP_SPACE.value == "z" and _INTERP_SPACE.present:
             raise ValueError("--ws gives latents in w: use --interp_space=w (the default with --ws)")
+    classes = parse_classes(_CLASSES.value) if _CLASSES.value is not None else None
+    if classes is not None and _WS.value:
+        raise ValueError("--ws renders projections, which have no class: drop --classes")
+    if classes is not None and _COLS.value:
+        raise ValueError("--classes makes one row per class (columns = --seeds): drop --cols")
+    between = _INTERP_BETWEEN.value
+    if "interp" in modes and between == "classes" and (classes is None or len(classes) < 2):
+        raise ValueError("--interp_between=classes needs --classes with at least 2 class ids, e.g. --classes=0,3")
     seeds = list(range(len(_WS.value))) if _WS.value else _seeds(_SEEDS)
-    if "interp" in modes and (len(seeds) < 2 or _INTERP_STEPS.value < 2):
+    if "interp" in modes and between == "seeds" and (len(seeds) < 2 or _INTERP_STEPS.value < 2):
         raise ValueError("--modes=interp needs at least 2 --seeds and --interp_steps >= 2")
+    if "interp" in modes and _INTERP_STEPS.value < 2:
+        raise ValueError("--modes=interp needs --interp_steps >= 2")
     opts = dict(modes=modes, seeds=seeds, psis=parse_floats(_TRUNC_PSIS.value, "--truncation_psis"),
-                col_seeds=_seeds(_COL_SEEDS) if _COL_SEEDS.value else seeds,
+                col_seeds=_seeds(_COL_SEEDS) if _COL_SEEDS.value else seeds, classes=classes, between=between,
                 positions=parse_positions(_POSITIONS.value) if _POSITIONS.value else None)
     counts = image_counts(opts, _INTERP_STEPS.value)
     for mode in modes:
@@ -123,9 +149,9 @@ def load_source():
         return projected(SavedModelSource(_SAVED_MODEL.value))
     from keras_attngan.training.restore import restore_run
 
-    _, trainer, path, step = restore_run(_WORKDIR.value, _CHECKPOINT.value)
+    config, trainer, path, step = restore_run(_WORKDIR.value, _CHECKPOINT.value)
     print(f"restored {path} (step {step})", flush=True)
-    return projected(KerasSource(trainer.g_ema))
+    return projected(KerasSource(trainer.g_ema, class_names=config.data.get("class_names")))
 
 
 def projected(source):
@@ -146,9 +172,14 @@ def projected(source):
 def run(opts, source, outdir):
     """Writes each mode's files; returns their paths."""
     from keras_attngan import generation as gen
-    from keras_attngan.utils.images import make_grid, save_png
+    from keras_attngan.generation import conditional as cond
+    from keras_attngan.utils.images import save_png
 
     seeds, psi, written = opts["seeds"], _PSI.value, []
+    classes = cond.check_classes(source, opts["classes"])
+    if source.num_classes and classes is None:
+        print(f"class-conditional model ({source.num_classes} classes): image / row / seed i has class i mod "
+              f"{source.num_classes} (--classes=0,3,7 gives one row per class)", flush=True)
 
     def write(name, image, what):
         path = os.path.join(outdir, name)
@@ -157,31 +188,55 @@ def run(opts, source, outdir):
         print(f"wrote {path} ({what})", flush=True)
 
     for mode in opts["modes"]:
-        if mode == "grid":
-            write("grid.png", gen.seed_grid(source, seeds, psi, _COLS.value or None), f"{len(seeds)} seeds, psi {psi}")
+        if mode == "grid" and classes is not None:
+            write("grid.png", cond.class_grid(source, seeds, classes, psi),
+                  f"{len(classes)} classes x {len(seeds)} seeds, psi {psi}")
+        elif mode == "grid":
+            write("grid.png", gen.seed_grid(source, seeds, psi, _COLS.value or None,
+                                            cond.default_labels(source, len(seeds))), f"{len(seeds)} seeds, psi {psi}")
+        elif mode == "truncation" and classes is not None:
+            write("truncation.png", cond.class_truncation(source, seeds, classes, opts["psis"]),
+                  f"{len(classes)} classes x {len(seeds)} seeds x psi {opts['psis']}, towards each class's mean w")
         elif mode == "truncation":
-            write("truncation.png", gen.truncation_sweep(source, seeds, opts["psis"]),
+            write("truncation.png", gen.truncation_sweep(source, seeds, opts["psis"],
+                                                         cond.default_labels(source, len(seeds))),
                   f"{len(seeds)} seeds x psi {opts['psis']}")
         elif mode == "interp":
             space, steps = "w" if _WS.value else _INTERP_SPACE.value, _INTERP_STEPS.value
-            segments = gen.interpolation_frames(source, seeds, steps, space, psi)
-            write(f"interp_{space}.png", make_grid(segments.reshape((-1,) + segments.shape[2:]), cols=steps),
-                  f"{len(seeds) - 1} pairs x {steps} steps, {'slerp in z' if space == 'z' else 'lerp in w'}")
+            if classes is not None:
+                segments = cond.class_interpolation(source, seeds, classes, steps, space, psi, opts["between"])
+                name = "classes" if opts["between"] == "classes" else space
+                what = (f"{len(seeds)} seeds x {len(classes) - 1} class pairs x {steps} steps, lerp in w"
+                        if name == "classes" else f"{len(classes)} classes x {len(seeds) - 1} pairs x {steps} steps, "
+                                                  f"{'slerp in z' if space == 'z' else 'lerp in w'}")
+            else:
+                segments = gen.interpolation_frames(source, seeds, steps, space, psi,
+                                                    cond.default_labels(source, len(seeds)))[None]
+                name = space
+                what = f"{len(seeds) - 1} pairs x {steps} steps, {'slerp in z' if space == 'z' else 'lerp in w'}"
+            write(f"interp_{name}.png", cond.make_rows(segments, steps), what)
             if _GIF.value:
-                frames = gen.animation_frames(segments)
-                path = os.path.join(outdir, f"interp_{space}.gif")
+                frames = cond.stacked_animation(segments)
+                path = os.path.join(outdir, f"interp_{name}.gif")
                 gen.save_gif(path, frames, _GIF_MS.value)
                 written.append(path)
                 print(f"wrote {path} ({len(frames)} frames)", flush=True)
         elif mode == "mixing":
-            write("mixing.png", gen.style_mixing_grid(source, seeds, opts["col_seeds"], psi, _CROSSOVER.value),
-                  f"{len(seeds)} coarse x {len(opts['col_seeds'])} fine, crossover {_CROSSOVER.value}")
+            mix = (cond.class_mixing(source, seeds, opts["col_seeds"], classes, psi, _CROSSOVER.value)
+                   if classes is not None else
+                   cond.default_mixing(source, seeds, opts["col_seeds"], psi, _CROSSOVER.value))
+            write("mixing.png", mix, f"{len(seeds)} coarse x {len(opts['col_seeds'])} fine, crossover "
+                                     f"{_CROSSOVER.value}" + (f", {len(classes)} classes" if classes else ""))
         elif mode == "attention":
             r = source.resolution
             positions = opts["positions"] or [(r // 2, r // 2), (r // 4, r // 4)]
-            ws = source.truncate(source.map(source.latents(seeds)), psi)
+            flat, labels = (cond.flat_classes(seeds, classes) if classes is not None
+                            else (seeds, cond.default_labels(source, len(seeds))))
+            labels = {} if labels is None else {"labels": labels}
+            ws = source.truncate(source.map(source.latents(flat), **labels), psi, **labels)
             grid, _ = gen.attention_figure(source.generator, ws, positions)
-            write("attention.png", grid, f"{len(seeds)} seeds x {len(positions)} positions")
+            what = f"{len(classes)} classes x " if classes is not None else ""
+            write("attention.png", grid, f"{what}{len(seeds)} seeds x {len(positions)} positions")
     return written
 
 

@@ -1,7 +1,10 @@
 """Generation modes over a source (``sources.KerasSource`` or ``sources.SavedModelSource``).
 
 Every function returns uint8 arrays ([H, W, C] grids or [N, H, W, C] frames); writing files is the
-caller's business (``keras_attngan.utils.images.save_png``, :func:`save_gif`).
+caller's business (``keras_attngan.utils.images.save_png``, :func:`save_gif`). With a class-conditional
+source every function takes ``labels``: one class id per seed (``row_labels``/``col_labels`` for style
+mixing); truncation then moves towards each class's own mean w. ``conditional.py`` lays out one row (or
+block) per class.
 """
 
 import io
@@ -73,21 +76,32 @@ def parse_floats(text, what):
     return values
 
 
-def seed_grid(source, seeds, psi=1.0, cols=None):
+def _per_row(labels, n, repeat=1):
+    """{} (unconditional) or {"labels": each of the n labels repeated ``repeat`` times}."""
+    return {} if labels is None else {"labels": np.repeat(np.broadcast_to(np.asarray(labels), [n]), repeat)}
+
+
+def seed_grid(source, seeds, psi=1.0, cols=None, labels=None):
     """One image per seed (the ``from_seeds`` latents), as a grid."""
-    return make_grid(source.images(source.latents(seeds), psi), cols)
+    return make_grid(source.images(source.latents(seeds), psi, **_per_row(labels, len(seeds))), cols)
 
 
-def truncation_sweep(source, seeds, psis):
+def truncation_sweep(source, seeds, psis, labels=None):
     """Rows = seeds, columns = psi values (the truncation trick, Karras et al. 2019 Fig. 8 layout)."""
     z = np.repeat(source.latents(seeds), len(psis), axis=0)
     psi = np.tile(np.asarray(psis, np.float32), len(seeds))
-    return make_grid(source.images(z, psi), cols=len(psis))
+    return make_grid(source.images(z, psi, **_per_row(labels, len(seeds), len(psis))), cols=len(psis))
 
 
-def interpolation_frames(source, seeds, steps, space="z", psi=1.0):
+def interpolation_frames(source, seeds, steps, space="z", psi=1.0, labels=None):
     """Frames [len(seeds) - 1, steps, H, W, C] along seed0 -> seed1 -> ...: slerp in z (then map and
-    truncate) or lerp in w (truncation is affine, so lerp of truncated ws = truncation of the lerp)."""
+    truncate) or lerp in w (truncation is affine, so lerp of truncated ws = truncation of the lerp).
+
+    ``labels`` (conditional): the class of each seed along the path. Between two seeds of one class the
+    class stays fixed; between two classes (e.g. one seed repeated with labels 0, 3: a class
+    interpolation) the two ends' ws are lerped, each mapped and truncated with its own class (in z: the
+    slerped z mapped under both classes, then lerped). A conditional mapping takes the label one-hot,
+    so a blend of classes is only defined in w."""
     if len(seeds) < 2 or steps < 2:
         raise ValueError(f"interpolation needs at least 2 seeds and 2 steps, got {len(seeds)} and {steps}")
     if space not in ("z", "w"):
@@ -95,10 +109,14 @@ def interpolation_frames(source, seeds, steps, space="z", psi=1.0):
     z = source.latents(seeds)
     t = tf.constant(np.tile(np.linspace(0.0, 1.0, steps, dtype=np.float32), len(seeds) - 1))
     a, b = np.repeat(z[:-1], steps, axis=0), np.repeat(z[1:], steps, axis=0)
-    if space == "z":
-        images = source.images(slerp(tf.constant(a), tf.constant(b), t).numpy(), psi)
+    la, lb = ({}, {}) if labels is None else (_per_row(labels[:-1], len(seeds) - 1, steps),
+                                              _per_row(labels[1:], len(seeds) - 1, steps))
+    if space == "z" and (labels is None or np.array_equal(la["labels"], lb["labels"])):
+        images = source.images(slerp(tf.constant(a), tf.constant(b), t).numpy(), psi, **la)
     else:
-        wa, wb = source.truncate(source.map(a), psi), source.truncate(source.map(b), psi)
+        if space == "z":
+            a = b = slerp(tf.constant(a), tf.constant(b), t).numpy()
+        wa, wb = source.truncate(source.map(a, **la), psi, **la), source.truncate(source.map(b, **lb), psi, **lb)
         images = source.synthesize(lerp(tf.constant(wa), tf.constant(wb), t).numpy())
     return images.reshape((len(seeds) - 1, steps) + images.shape[1:])
 
@@ -113,15 +131,18 @@ def mixed_ws(coarse_ws, fine_ws, crossover):
     return np.concatenate([coarse_ws[:, :crossover], fine_ws[:, crossover:]], axis=1)
 
 
-def style_mixing_grid(source, row_seeds, col_seeds, psi=1.0, crossover=4):
+def style_mixing_grid(source, row_seeds, col_seeds, psi=1.0, crossover=4, row_labels=None, col_labels=None):
     """StyleGAN's style-mixing figure (Karras et al. 2019, Fig. 3): the top row shows the column seeds
     (they give the fine styles, ws from ``crossover`` on), the left column the row seeds (coarse styles,
-    ws before ``crossover``); cell (i, j) mixes row seed i with column seed j. The top-left cell is black."""
+    ws before ``crossover``); cell (i, j) mixes row seed i with column seed j. The top-left cell is black.
+    Conditional: each row seed's ws are mapped (and truncated) with its ``row_labels`` class, each column's
+    with its ``col_labels`` class."""
     if not 1 <= crossover < source.num_ws:
         raise ValueError(f"crossover must be in [1, {source.num_ws - 1}] for this generator ({source.num_ws} ws), "
                          f"got {crossover}")
-    row_ws = source.truncate(source.map(source.latents(row_seeds)), psi)
-    col_ws = source.truncate(source.map(source.latents(col_seeds)), psi)
+    rl, cl = _per_row(row_labels, len(row_seeds)), _per_row(col_labels, len(col_seeds))
+    row_ws = source.truncate(source.map(source.latents(row_seeds), **rl), psi, **rl)
+    col_ws = source.truncate(source.map(source.latents(col_seeds), **cl), psi, **cl)
     r, c = len(row_seeds), len(col_seeds)
     mixed = mixed_ws(np.repeat(row_ws, c, axis=0), np.tile(col_ws, (r, 1, 1)), crossover)
     images = source.synthesize(np.concatenate([col_ws, row_ws, mixed], axis=0))
