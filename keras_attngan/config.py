@@ -34,6 +34,7 @@ def default_config():
     c.data.fit = "resize"           # 'resize' (center-crop + resize), 'pad' (center-crop + pad) or 'crop'
     c.data.tfds_data_dir = ""       # where tfds:<name> datasets are (a local path or gs://...; "" = TFDS_DATA_DIR)
     c.data.labels = False           # yield (image, label): sources with labels only (docs/data.md)
+    c.data.test_source = ""         # labelled test split of cas/gen_acc ("" = derived: docs/evaluation.md)
     c.data.xflip = False
     c.data.subset = 0               # >0: train on the first N images only
     c.data.skip_bad = False         # skip unreadable images instead of stopping
@@ -267,6 +268,8 @@ def validate(config):
     parse_xla(t.xla)
     if config.data.fit not in FITS:
         raise ValueError(f"data.fit must be one of {', '.join(FITS)}, got {config.data.fit!r}")
+    if not isinstance(config.data.get("test_source", ""), str):
+        raise ValueError(f"data.test_source must be a source string ('' = derived), got {config.data.test_source!r}")
     if not isinstance(config.data.labels, bool):
         raise ValueError(f"data.labels must be True or False, got {config.data.labels!r}")
     for name in ("num_classes", "cmap_dim", "d_mapping_layers"):

@@ -20,7 +20,13 @@ fddf               fddf  50000      50000                (the paper's 50k real v
 fddf<N>k           fddf  N*1000     N*1000
 lineval            lineval 0        10000 labelled train  num_test=10000 (ContraD's linear evaluation)
 lineval<N>k        lineval 0        N*1000 labelled train (same)
+ifid               ifid  per class: its reals' count  all reals of each class  fakes_per_class="reals" (StudioGAN)
+ifid<N>k           ifid  N*1000 (N*1000/classes each)  (same)            fakes_per_class="equal"
+cas<N>k[_e<E>][_w<W>]      cas      N*1000  N*1000 labelled train      epochs=E (10), width=W (16)
+gen_acc<N>k[_e<E>][_w<W>]  gen_acc  N*1000  N*1000 labelled train      (same; all reals when fewer)
 =================  ====  =========  ===================  ==========================
+
+``ifid``, ``cas`` and ``gen_acc`` (``keras_attngan.metrics.conditional``) need a class-conditional generator.
 """
 
 import dataclasses
@@ -57,7 +63,7 @@ def known_forms():
 
 def _unknown(name):
     return ValueError(f"unknown metric {name!r}; known forms: {', '.join(known_forms())} "
-                      "(N = positive integer thousands, K = k-NN size)")
+                      "(N = positive integer thousands, K = k-NN size, E = epochs, W = classifier width)")
 
 
 def parse_metric(name):
