@@ -23,6 +23,12 @@ Class-conditional models (model.num_classes > 0): --classes=0,3,7 (or 0-9) repea
   one above the other. Without --classes, image / row / seed i gets class i mod num_classes. An unconditional
   model refuses --classes, and a class id out of range is refused naming the valid ids (and class names).
 
+ContraD's self-conditional sampling (Jeong & Shin 2021; docs/methods.md): --self_conditional=<class id or name>
+draws len(--seeds) images of that class from an *unconditional* ContraD run (--workdir): a linear head on D's
+penultimate features (fitted once on the run's labelled data, cached in <workdir>/self_conditional/) steers
+Langevin chains on the latents started at the seeds (the authors' cDDLS, --self_conditional_steps), or keeps the
+seeds the head puts in the class (--self_conditional_method=rejection). Writes self_conditional_<class>.png.
+
 --ws=projected_a.npz,projected_b.npz (files of project_main.py) replaces the seeds by projected latents, in
 the order given: every mode renders them as it renders seeds (interp in w only); a run's generator uses each
 projection's optimised noise maps (see generation.ProjectedSource), a SavedModel its fixed noise.
@@ -68,6 +74,11 @@ _CLASSES = flags.DEFINE_string("classes", None, "Class-conditional models: class
 _INTERP_BETWEEN = flags.DEFINE_enum("interp_between", "seeds", ["seeds", "classes"],
                                     "interp with --classes: between consecutive seeds within each class, or between "
                                     "consecutive classes at each seed (lerp in w).")
+_SELF_COND = flags.DEFINE_string("self_conditional", None, "ContraD runs: a class id or name; draws len(--seeds) "
+                                  "images of it by self-conditional sampling (needs --workdir).")
+_SELF_METHOD = flags.DEFINE_enum("self_conditional_method", "cddls", ["cddls", "rejection"],
+                                 "self_conditional: Langevin chains on the latents (the authors') or rejection.")
+_SELF_STEPS = flags.DEFINE_integer("self_conditional_steps", 1000, "self_conditional cddls: Langevin steps.")
 _POSITIONS = flags.DEFINE_string("positions", None, "attention: 'x,y;x,y' in image pixels (default: centre and "
                                                     "the upper-left quarter's centre).")
 flags.DEFINE_bool("verbose", False, "Show TensorFlow's full logs.")
@@ -117,6 +128,13 @@ def check_flags():
             raise ValueError("--ws replaces --seeds and --col_seeds (the projections are the images): drop them")
         if _INTERP_SPACE.value == "z" and _INTERP_SPACE.present:
             raise ValueError("--ws gives latents in w: use --interp_space=w (the default with --ws)")
+    if _SELF_COND.value is not None:
+        if not _WORKDIR.value:
+            raise ValueError("--self_conditional needs a run's discriminator: pass --workdir instead of --saved_model")
+        if _CLASSES.value is not None or _WS.value:
+            raise ValueError("--self_conditional draws from an unconditional run's seeds: drop --classes and --ws")
+        if _SELF_STEPS.value < 1:
+            raise ValueError(f"--self_conditional_steps must be >= 1, got {_SELF_STEPS.value}")
     classes = parse_classes(_CLASSES.value) if _CLASSES.value is not None else None
     if classes is not None and _WS.value:
         raise ValueError("--ws renders projections, which have no class: drop --classes")
@@ -140,6 +158,27 @@ def check_flags():
                              "split --seeds over several runs, each with its own --outdir (e.g. --seeds=0-99 "
                              "--outdir=out0, then --seeds=100-199 --outdir=out1)")
     return opts
+
+
+def self_conditional(opts, outdir):
+    """--self_conditional: len(seeds) images of one class from an unconditional ContraD run."""
+    import numpy as np
+
+    from keras_attngan.generation import self_conditional as sc
+    from keras_attngan.training.run_config import load_run_config
+    from keras_attngan.utils.images import make_grid, save_png
+
+    class_id = sc.parse_class(_SELF_COND.value, load_run_config(_WORKDIR.value))
+    seeds = opts["seeds"]
+    samples, path, step = sc.sample_workdir(_WORKDIR.value, class_id, len(seeds), seed=min(seeds),
+                                            checkpoint=_CHECKPOINT.value, method=_SELF_METHOD.value, psi=_PSI.value,
+                                            steps=_SELF_STEPS.value)
+    out = os.path.join(outdir, f"self_conditional_{class_id}.png")
+    save_png(out, make_grid(samples.images, _COLS.value or None))
+    share = float(np.mean(samples.classes == class_id))
+    print(f"wrote {out} ({len(seeds)} images of class {class_id} from {path}, step {step}, "
+          f"{_SELF_METHOD.value}; the head puts {share:.0%} of them in the class)", flush=True)
+    return [out]
 
 
 def load_source():
@@ -248,8 +287,11 @@ def main(argv):
 
     try:
         opts = check_flags()
-        source = load_source()
         outdir = _OUTDIR.value or (os.path.join(_WORKDIR.value, "generated") if _WORKDIR.value else "generated")
+        if _SELF_COND.value is not None:
+            self_conditional(opts, outdir)
+            return 0
+        source = load_source()
         run(opts, source, outdir)
     except (ValueError, FileNotFoundError, CheckpointError) as e:
         return fail(e)

@@ -199,17 +199,21 @@ def test_lineval_metric_names():
     assert registry.parse_metric("lineval2k").num_reals == 2000
 
 
-def test_lineval_needs_labels_and_runs_on_fashion_mnist(trained):
+def test_lineval_needs_labels_and_runs_on_labelled_sources(trained, tmp_path):
     from keras_attngan.metrics.evaluate import Evaluator
     config, trainer = contrad_config(), trained[0]
+    unlabelled = tmp_path / "x.npz"
+    np.savez(unlabelled, x=np.zeros((40, 8, 8, 1), np.uint8))
+    config.data.source = f"npz:{unlabelled}"
     with pytest.raises(ValueError) as err:
         Evaluator(config, trainer.g_ema, trainer.discriminator).compute("lineval1k")
-    assert "data.source" in str(err.value) and "\n" not in str(err.value)
+    assert "has no labels" in str(err.value) and "\n" not in str(err.value)
     if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
         pytest.skip("dataset-fashion-mnist is not installed")
-    config.data.source = "fashion_mnist:train"
-    row = Evaluator(config, trainer.g_ema, trainer.discriminator, batch_size=500).compute("lineval1k")
-    assert 0.1 < row["results"]["lineval1k"] <= 1.0 and "lineval1k_train" in row["results"]
+    for source in ("fashion_mnist:train", "embedded"):  # embedded: tested on Fashion-MNIST's test split
+        config.data.source = source
+        row = Evaluator(config, trainer.g_ema, trainer.discriminator, batch_size=500).compute("lineval1k")
+        assert 0.1 < row["results"]["lineval1k"] <= 1.0 and "lineval1k_train" in row["results"]
 
 
 # ----------------------------------------------------------------------------- config

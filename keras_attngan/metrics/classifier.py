@@ -105,9 +105,9 @@ def train_split(config):
     return Split(d.source, subset=d.subset, count=limit, note="the training data")
 
 
-def read_split(config, split, num=None, batch_size=256):
-    """(uint8 images [n, S, S, C] at the model's resolution and channels pooled for the classifier, int32
-    labels [n]) of the first ``num`` images of ``split`` (fewer when it has fewer)."""
+def read_split(config, split, num=None, batch_size=256, pool=True):
+    """(uint8 images [n, S, S, C] at the model's resolution and channels, pooled for the classifier unless
+    ``pool=False``, int32 labels [n]) of the first ``num`` images of ``split`` (fewer when it has fewer)."""
     d, m = config.data, config.model
     count = split.count if num is None else (num if split.count is None else min(num, split.count))
     ds = build_dataset(split.source, m.resolution, m.img_channels, batch_size, fit=d.fit, subset=split.subset,
@@ -115,7 +115,7 @@ def read_split(config, split, num=None, batch_size=256):
                        tfds_data_dir=d.tfds_data_dir or None, labels=True)
     if split.start or count is not None:
         ds = ds.unbatch().skip(split.start).take(-1 if count is None else count).batch(batch_size)
-    factor, images, labels = pool_factor(m.resolution), [], []
+    factor, images, labels = pool_factor(m.resolution) if pool else 1, [], []
     for x, y in ds.as_numpy_iterator():
         images.append(pool_images(to_uint8(x), factor))
         labels.append(y.astype(np.int32))

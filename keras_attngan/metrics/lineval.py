@@ -7,36 +7,29 @@ are D's, heads or not). Departures from the reference, which trains with SGD (lr
 60/75/90 epochs, minibatches): here full-batch Adam (``STEPS`` steps, lr ``LR``, L2 ``L2``) on z-scored
 features, in NumPy (no new dependency), deterministic; N is 10k by default (``lineval<N>k``), not 50k.
 
-Labels come from a labelled source: Fashion-MNIST's idx files (``data.source = fashion_mnist[...]``: the
-train split of its directory for training, the test split for testing); other sources are an error.
+Labels come from the run's labelled source (``data.labels``-capable: embedded, fashion_mnist, an npz with
+``y``, TFDS with ``label``, dataset_tool output), tested on the split the class-conditional metrics test on
+(``metrics.classifier.test_split``: ``data.test_source``, Fashion-MNIST's test split for embedded and
+fashion_mnist, a TFDS test split, else a held-out tail); a source without labels is a one-line error.
 """
 
 import numpy as np
-import tensorflow as tf
 
-from keras_attngan.data.arrays import load_fashion_mnist_labelled
-from keras_attngan.data.pipeline import prepare_image
-from keras_attngan.data.sources import parse_source
+from keras_attngan.metrics import classifier
 from keras_attngan.metrics.registry import COUNT
 from keras_attngan.registry import METRICS
-from keras_attngan.utils.images import to_uint8
 
 STEPS, LR, L2 = 300, 0.01, 1e-4
 
 
 def labelled_images(config, split, num=None, batch_size=256):
     """(uint8 batches [b, R, R, C] at the model's resolution and channels, int64 labels [n]) of the first
-    ``num`` images of ``split`` ('train' or 'test') of the run's labelled source."""
-    source = config.data.source
-    spec = parse_source(source)
-    if spec.kind != "fashion_mnist":
-        raise ValueError(f"lineval needs labelled images but data.source={source!r} has no labels: use "
-                         "fashion_mnist[:train|test] or fashion_mnist:/dir (the idx label files)")
-    images, labels = (a[:num] for a in load_fashion_mnist_labelled(spec.path, split))
-    m = config.model
-    ds = tf.data.Dataset.from_tensor_slices(images).map(
-        lambda x: prepare_image(x, m.resolution, m.img_channels, config.data.fit)).batch(batch_size)
-    return [to_uint8(b.numpy()) for b in ds], labels
+    ``num`` images of ``split`` ('train' or 'test', as :mod:`~keras_attngan.metrics.classifier` splits the
+    run's labelled source)."""
+    part = classifier.train_split(config) if split == "train" else classifier.test_split(config)
+    images, labels = classifier.read_split(config, part, num, batch_size, pool=False)
+    batches = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+    return batches, labels.astype(np.int64)
 
 
 class LinearHead:
