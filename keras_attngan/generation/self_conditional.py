@@ -145,7 +145,7 @@ def class_names(config):
     if names:
         return tuple(names)
     try:
-        return FASHION_MNIST_CLASSES if parse_source(str(config.data.source)).kind == "fashion_mnist" else ()
+        return FASHION_MNIST_CLASSES if parse_source(str(config.data.source)).kind in ("fashion_mnist", "embedded") else ()
     except Exception:  # an unparsable source has no names; the class must then be a number
         return ()
 
