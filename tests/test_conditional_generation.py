@@ -5,8 +5,6 @@ one-line refusals), truncation towards each class's mean w, the conditional Save
 import io
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from keras_attngan.export import export_generator, latents_from_seeds, to_uint8_
 from keras_attngan.generation import KerasSource, SavedModelSource
 from keras_attngan.generation import conditional as cond
 from keras_attngan.networks import Generator
+from tests.test_generate import read_png, run_generate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 K = 10  # the embedded source's Fashion-MNIST classes
@@ -55,15 +54,6 @@ def images_of(G, seeds, labels, psi=1.0):
     labels = tf.constant(labels, tf.int32)
     ws = G.mapping.truncate(G.map(z, labels=labels), tf.fill([len(seeds)], psi), labels=labels)
     return to_uint8_tensor(G.synthesis(ws, noise_mode="const")).numpy()
-
-
-def run_generate(*args):
-    return subprocess.run([sys.executable, "generate_main.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-
-
-def read_png(path):
-    return tf.io.decode_png(tf.io.read_file(str(path))).numpy()
 
 
 def test_generate_main_one_row_per_class(run, tmp_path):

@@ -158,15 +158,20 @@ def test_fit_head_is_deterministic_and_cached(trainer, tmp_path, monkeypatch):
     assert calls == [1] and sc.load_head(path)[1]["num_train"] == 23
 
 
-def test_sample_workdir_fits_once_on_fashion_mnist(tmp_path, monkeypatch):
-    if not os.path.isdir(FASHION_MNIST):
-        pytest.skip("dataset-fashion-mnist is not installed")
+def fashion_mnist_workdir(tmp_path):
+    """A run directory (config.json + one checkpoint) of an untrained tiny ContraD on Fashion-MNIST."""
     from keras_attngan.training.checkpoint import Checkpointer
 
     config = contrad_config()
     config.data.source = "fashion_mnist:train"
     (tmp_path / "config.json").write_text(config.to_json_best_effort())
     Checkpointer(str(tmp_path), build_trainer(config)).save()
+
+
+def test_sample_workdir_fits_once_on_fashion_mnist(tmp_path, monkeypatch):
+    if not os.path.isdir(FASHION_MNIST):
+        pytest.skip("dataset-fashion-mnist is not installed")
+    fashion_mnist_workdir(tmp_path)
     s, path, _ = sc.sample_workdir(str(tmp_path), "trouser", 4, seed=0, num_train=300, steps=2)
     head_file = sc.default_head_path(str(tmp_path), path, 300)
     assert os.path.isfile(head_file) and s.images.shape == (4, 8, 8, 1) and s.classes.shape == (4,)
@@ -189,28 +194,16 @@ def test_gen_acc_with_a_pixel_judge(trainer, split):
 
 def test_generate_main_self_conditional(tmp_path):
     """generate_main.py --self_conditional=<name>: one PNG of the class's samples; refusals in one line."""
-    import subprocess
-    import sys
+    from tests.test_generate import read_png, run_generate
 
     if not os.path.isdir(FASHION_MNIST):
         pytest.skip("dataset-fashion-mnist is not installed")
-    from keras_attngan.training.checkpoint import Checkpointer
-
-    config = contrad_config()
-    config.data.source = "fashion_mnist:train"
-    (tmp_path / "config.json").write_text(config.to_json_best_effort())
-    Checkpointer(str(tmp_path), build_trainer(config)).save()
-
-    def generate(*args):
-        return subprocess.run([sys.executable, "generate_main.py", *args], capture_output=True, text=True, timeout=600,
-                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-
-    out = generate(f"--workdir={tmp_path}", "--self_conditional=trouser", "--self_conditional_steps=2",
+    fashion_mnist_workdir(tmp_path)
+    out = run_generate(f"--workdir={tmp_path}", "--self_conditional=trouser", "--self_conditional_steps=2",
                    "--seeds=0-3", f"--outdir={tmp_path / 'gen'}")
     assert out.returncode == 0, out.stderr[-2000:]
-    image = tf.io.decode_png(tf.io.read_file(str(tmp_path / "gen" / "self_conditional_1.png"))).numpy()
+    image = read_png(tmp_path / "gen" / "self_conditional_1.png")
     assert image.shape == (16, 16, 1)  # 4 samples of 8x8 in a 2x2 grid
-    bad = generate("--saved_model=x", "--self_conditional=1")
+    bad = run_generate("--saved_model=x", "--self_conditional=1")
     assert bad.returncode != 0 and "--self_conditional needs a run's discriminator" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
