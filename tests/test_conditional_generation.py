@@ -3,7 +3,6 @@ one-line refusals), truncation towards each class's mean w, the conditional Save
 (checked in the graph), and an unconditional export left as it was."""
 
 import io
-import os
 import re
 
 import numpy as np
@@ -16,7 +15,6 @@ from keras_attngan.generation import conditional as cond
 from keras_attngan.networks import Generator
 from tests.test_generate import read_png, run_generate
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 K = 10  # the embedded source's Fashion-MNIST classes
 
 
