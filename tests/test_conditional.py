@@ -222,3 +222,16 @@ def test_ppl_walks_within_a_class():
 
     values = path_length_samples(G, distance, 8, space="w", sampling="full", batch_size=4)
     assert values.shape == (8,) and np.all(np.isfinite(values)) and values.max() < 1e3
+
+
+def test_projection_statistics_of_a_conditional_generator():
+    """project_main's start (w_avg, w_std) maps samples with every class in turn; the projection then works in
+    the W space all classes share."""
+    from keras_attngan.generation import KerasSource
+    from keras_attngan.generation.projector import w_statistics
+    G = Generator(8, 1, 16, 8, 2, fmap_base=64, fmap_max=16, num_classes=3, name="g")
+    w_avg, w_std = w_statistics(KerasSource(G), samples=30)
+    z = np.random.RandomState(0).randn(30, 16).astype(np.float32)
+    expected = G.map(tf.constant(z), labels=tf.constant(np.arange(30) % 3))[:, 0].numpy().mean(0)
+    np.testing.assert_allclose(w_avg, expected, rtol=1e-5, atol=1e-6)
+    assert w_std > 0

@@ -76,9 +76,13 @@ def psnr(a, b):
 
 
 def w_statistics(source, samples=10_000, seed=0):
-    """(w_avg [w_dim], w_std) of ``samples`` mapped z ~ N(0, I) (NVlabs' projector; seeded)."""
+    """(w_avg [w_dim], w_std) of ``samples`` mapped z ~ N(0, I) (NVlabs' projector; seeded). A class-conditional
+    G maps sample i with class i mod num_classes: the projection searches W, which every class shares, from
+    the mean over the classes."""
     z = np.random.RandomState(seed).randn(samples, source.z_dim).astype(np.float32)
-    w = source.map(z, batch_size=1000)[:, 0].astype(np.float64)
+    classes = getattr(source, "num_classes", 0)
+    labels = (np.arange(samples) % classes).astype(np.int32) if classes else None
+    w = source.map(z, labels=labels, batch_size=1000)[:, 0].astype(np.float64)
     w_avg = w.mean(axis=0)
     return w_avg.astype(np.float32), float(np.sqrt(np.sum((w - w_avg) ** 2) / samples))
 
