@@ -48,10 +48,11 @@ def finished_run(_finished_run, tmp_path):
 # The files that take longest are handed out first: xdist gives each worker whole files in collection order,
 # and a heavy file collected last leaves the other worker idle at the end (largest first, from --durations;
 # pyproject.toml turns xdist's own reordering off).
-HEAVY_FIRST = ("test_xla_menu.py", "test_extensions.py", "test_distribute.py", "test_robustness.py",
-               "test_multi_worker.py", "test_training.py", "test_experiments.py", "test_attention_networks.py",
-               "test_faults.py", "test_main.py", "test_contrad.py", "test_bench.py", "test_project.py",
-               "test_evaluate.py", "test_ggdr.py", "test_dataset_tool.py", "test_export.py")
+HEAVY_FIRST = ("test_xla_menu.py", "test_extensions.py", "test_distribute.py", "test_conditional.py",
+               "test_robustness.py", "test_multi_worker.py", "test_training.py", "test_experiments.py",
+               "test_attention_networks.py", "test_faults.py", "test_main.py", "test_contrad.py",
+               "test_conditional_generation.py", "test_bench.py", "test_project.py", "test_evaluate.py",
+               "test_self_conditional.py", "test_ggdr.py", "test_dataset_tool.py", "test_export.py")
 
 
 def pytest_collection_modifyitems(config, items):
