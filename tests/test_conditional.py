@@ -235,3 +235,16 @@ def test_projection_statistics_of_a_conditional_generator():
     expected = G.map(tf.constant(z), labels=tf.constant(np.arange(30) % 3))[:, 0].numpy().mean(0)
     np.testing.assert_allclose(w_avg, expected, rtol=1e-5, atol=1e-6)
     assert w_std > 0
+
+
+def test_a_conditional_run_trains_end_to_end_with_a_row_per_class(tmp_path):
+    """loop.train on the embedded labelled data: config.json records the classes and every sample grid shows
+    one class per row (num_images // num_classes columns)."""
+    import json
+
+    config = cond_config(8, grid_size=20, **FAST)
+    loop.train(config, str(tmp_path), verbose=0)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["model"]["num_classes"] == K and saved["data"]["class_names"][7] == "Sneaker"
+    grid = tf.io.decode_png(tf.io.read_file(str(tmp_path / "samples" / "fakes000000.png"))).numpy()
+    assert grid.shape == (10 * 8, 2 * 8, 1)  # 20 images: 10 rows (one per class) of 2

@@ -80,14 +80,16 @@ class CheckpointEvery(keras.callbacks.Callback):
 class SampleGrid(keras.callbacks.Callback):
     """Writes ``reals.png`` once and ``fakes<kimg>.png`` from the EMA generator with fixed latents
     (and fixed noise) every ``every_ticks`` epochs. A class-conditional G (``num_classes > 0``) draws one
-    class per grid row (row r: class r mod num_classes), as StyleGAN2-ADA's conditional grids."""
+    class per grid row (row r: class r mod num_classes), as StyleGAN2-ADA's conditional grids, with
+    num_images // num_classes columns so that every class has a row."""
 
     def __init__(self, directory, z_dim, every_ticks, global_batch, num_images=64, reals=None, seed=123,
                  num_classes=0):
         super().__init__()
         self.directory, self.every, self.global_batch = directory, int(every_ticks), int(global_batch)
         self.z = np.random.RandomState(seed).randn(num_images, z_dim).astype(np.float32)
-        self.labels = grid_labels(num_images, num_classes) if num_classes else None
+        self.cols = grid_columns(num_images, num_classes) if num_classes else None
+        self.labels = (np.arange(num_images) // self.cols % num_classes).astype(np.int32) if num_classes else None
         self.reals = reals
 
     def on_train_begin(self, logs=None):
@@ -109,15 +111,13 @@ class SampleGrid(keras.callbacks.Callback):
                                                   **{k: v[i:i + 16] for k, v in labels.items()}).numpy()
                                  for i in range(0, len(self.z), 16)])
         with writing(path):
-            save_grid(path, images)
+            save_grid(path, images, self.cols)
         return path
 
 
-def grid_labels(num_images, num_classes):
-    """int32 labels of a square grid of ``num_images`` (``make_grid``'s columns): row r shows class
-    r mod num_classes."""
-    cols = int(math.ceil(math.sqrt(num_images)))
-    return ((np.arange(num_images) // cols) % num_classes).astype(np.int32)
+def grid_columns(num_images, num_classes):
+    """Columns of a conditional sample grid: as many as fit ``num_classes`` full rows (at least 1)."""
+    return max(1, num_images // num_classes)
 
 
 def sample_name(nimg):
