@@ -12,11 +12,10 @@ from keras_attngan import rng
 from keras_attngan.networks import Discriminator, Generator
 from keras_attngan.networks.mapping import normalize_2nd_moment
 from keras_attngan.training import loop
-from keras_attngan.training.checkpoint import Checkpointer
 from keras_attngan.training.setup import build_trainer
 from tests.helpers import FAST, all_weights, mirrored, tiny_config
 from tests.test_distribute import assert_same_run
-from tests.test_training import run_steps
+from tests.test_training import run_steps, straight_and_resumed
 
 K = 10  # the embedded Fashion-MNIST subset's classes
 
@@ -129,15 +128,7 @@ def test_resume_draws_the_same_labels(tmp_path):
     """4 steps straight == 2 steps, checkpoint, restore, 2 more: the fakes' labels (drawn from (seed, step))
     and so every weight agree."""
     config = cond_config()
-    data = labelled_batches(config)
-    straight = build_trainer(config)
-    run_steps(straight, data, 4)
-    first = build_trainer(config)
-    run_steps(first, data, 2)
-    Checkpointer(str(tmp_path), first).save()
-    second = build_trainer(config)
-    assert Checkpointer(str(tmp_path), second).restore() == 2
-    run_steps(second, data, 2, skip=2)
+    straight, second = straight_and_resumed(config, labelled_batches(config), tmp_path)
     for a, b in zip(all_weights(straight.generator, straight.discriminator, straight.g_ema),
                     all_weights(second.generator, second.discriminator, second.g_ema)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

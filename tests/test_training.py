@@ -53,20 +53,24 @@ def test_lazy_regularization_correction_and_ema_schedule():
     assert float(ema_beta(1000, 32, 10.0, 0.05)) == pytest.approx(0.5 ** (32 / 50), rel=1e-5)
 
 
+def straight_and_resumed(config, data, workdir):
+    """Two trainers of ``config`` on ``data``: one trained 4 steps straight, one trained 2 steps, checkpointed in
+    ``workdir``, restored into a new model and trained 2 more."""
+    straight = build_trainer(config)
+    run_steps(straight, data, 4)
+    first = build_trainer(config)
+    run_steps(first, data, 2)
+    Checkpointer(str(workdir), first).save()
+    second = build_trainer(config)
+    assert Checkpointer(str(workdir), second).restore() == 2
+    run_steps(second, data, 2, skip=2)
+    return straight, second
+
+
 def test_resume_continuity(tmp_path):
     """4 steps straight == 2 steps, checkpoint, restore into a new model, 2 more steps."""
     config = tiny_config(8)
-    data = fixed_batches(config)
-    straight = build_trainer(config)
-    run_steps(straight, data, 4)
-
-    first = build_trainer(config)
-    run_steps(first, data, 2)
-    Checkpointer(str(tmp_path), first).save()
-    second = build_trainer(config)
-    ckpt = Checkpointer(str(tmp_path), second)
-    assert ckpt.restore() == 2
-    run_steps(second, data, 2, skip=2)
+    straight, second = straight_and_resumed(config, fixed_batches(config), tmp_path)
 
     names = [w.path for m in (straight.generator, straight.discriminator, straight.g_ema) for w in m.weights]
     for name, a, b in zip(names, all_weights(straight.generator, straight.discriminator, straight.g_ema),
