@@ -60,7 +60,8 @@ def main():
     row = {"workdir": args.workdir, "checkpoint": path, "step": int(step), "method": args.method,
            "steps": args.steps, "num_per_class": args.num, "judge": args.judge, "judge_trained_on": int(trained_on),
            "self_conditional_gen_acc": float(np.mean(per_class)), "per_class": [round(a, 4) for a in per_class],
-           "unconditional_gen_acc": float(np.mean(uncond)), "unconditional_per_class": [round(float(a), 4) for a in uncond],
+           "unconditional_gen_acc": float(np.mean(uncond)),
+           "unconditional_per_class": [round(float(a), 4) for a in uncond],
            "seconds": round(time.time() - t0, 1)}
     print(f"self-conditional gen_acc {row['self_conditional_gen_acc']:.3f} vs unconditional "
           f"{row['unconditional_gen_acc']:.3f} ({args.method}, {args.num} per class)", flush=True)

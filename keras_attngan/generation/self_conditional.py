@@ -145,7 +145,8 @@ def class_names(config):
     if names:
         return tuple(names)
     try:
-        return FASHION_MNIST_CLASSES if parse_source(str(config.data.source)).kind in ("fashion_mnist", "embedded") else ()
+        kind = parse_source(str(config.data.source)).kind
+        return FASHION_MNIST_CLASSES if kind in ("fashion_mnist", "embedded") else ()
     except Exception:  # an unparsable source has no names; the class must then be a number
         return ()
 

@@ -36,7 +36,8 @@ def check_resume_config(workdir, config):
     was = saved.get("model", {}).get("num_classes", 0)
     now = current.get("model", {}).get("num_classes", 0)
     if was != now:  # the most likely change of model, named first
-        kind = f"a class-conditional run (model.num_classes={was})" if was else "an unconditional run (model.num_classes=0)"
+        kind = (f"a class-conditional run (model.num_classes={was})" if was
+                else "an unconditional run (model.num_classes=0)")
         raise ValueError(f"{workdir} holds {kind} and cannot resume with model.num_classes={now}: its checkpoints "
                          f"have no weights for it; set model.num_classes={was} or pass a new --workdir")
     for section, key in _frozen_items(saved, current):

@@ -322,7 +322,8 @@ class GANTrainer(keras.Model):
 
     def train_step(self, data, flags=(False, False, False)):
         """One iteration on this replica's share of the global batch: reals, or (reals, references)
-        when D uses reference attention, or a dict of them with the labels (``data.labels``). ``flags`` = (do_d_reg, do_g_reg, warming_up), Python bools
+        when D uses reference attention, or a dict of them with the labels (``data.labels``; a conditional model
+        reads them). ``flags`` = (do_d_reg, do_g_reg, warming_up), Python bools
         chosen by the host (see :meth:`make_train_function`)."""
         do_d_reg, do_g_reg, warming_up = flags
         G, D = self.generator, self.discriminator
