@@ -105,7 +105,8 @@ def run_id(base, overrides, seed):
 
 
 def expand(grid, only=None, seeds=None):
-    """The grid's runs (label order, then seed), optionally only some labels and/or seeds."""
+    """The grid's runs (label order, then seed; seed first with ``order="seed"``), optionally only some labels
+    and/or seeds."""
     if only:
         unknown = sorted(set(only) - {r["label"] for r in grid["runs"]})
         if unknown:
@@ -121,6 +122,8 @@ def expand(grid, only=None, seeds=None):
             if seeds is not None and seed not in seeds:
                 continue
             runs.append(Run(grid["name"], r["label"], int(seed), overrides, run_id(grid["base"], overrides, seed)))
+    if grid.get("order") == "seed":  # every arm of seed 0, then of seed 1, ...: pairs complete as a grid goes
+        runs.sort(key=lambda run: run.seed)  # stable: labels keep the grid's order within a seed
     return runs
 
 

@@ -16,11 +16,15 @@ def thumbnail_features(images):
     return tf.matmul(x, w)
 
 
-def evaluate(metrics, config, g_ema, discriminator, cache_dir, feature_net="inception"):
+def evaluate(metrics, config, g_ema, discriminator, cache_dir, feature_net="inception", counts=None):
     """FID, KID, precision and recall of ``g_ema`` from one pass of the fakes through the network.
 
     ``metrics``: a grid's metric set (num_fakes, num_reals, reference); the real statistics are cached in
-    ``cache_dir``. The reference set is ``metrics["reference"]``, never the run's own (sub)set."""
+    ``cache_dir``. The reference set is ``metrics["reference"]``, never the run's own (sub)set.
+    ``counts``: evaluate several numbers of fakes at once, e.g. (1000, 5000): the fakes are drawn once for the
+    largest and each smaller count takes the first of them (the same latents as an evaluation of that count
+    alone), so the figures of a 5k point also continue a 1k curve. Returns {count: figures} then, else the
+    figures of ``metrics["num_fakes"]``."""
     import numpy as np
 
     from keras_attngan.metrics import metric_math
@@ -36,11 +40,14 @@ def evaluate(metrics, config, g_ema, discriminator, cache_dir, feature_net="ince
     ev = Evaluator(eval_config, g_ema, discriminator, cache_dir=cache_dir, **kwargs)
     features = ev._inception  # the Evaluator's batched feature pass (under its strategy)
     real = ev.real_stats(int(m["num_reals"]), features, ev.feature_net_id, capture_all=True)
-    fake = FeatureStats(capture_all=True)
-    for batch in ev.fake_batches(int(m["num_fakes"])):
-        fake.append(np.asarray(features(batch)))
-    n = int(m["num_fakes"])
-    precision, recall = metric_math.precision_recall(real.get_all()[:n], fake, k=3)
-    return {"fid": float(frechet_distance(real.mean, real.cov, fake.mean, fake.cov)),
-            "kid": float(metric_math.kid(real, fake, num_subsets=100, subset_size=min(1000, n))),
-            "precision": float(precision), "recall": float(recall)}
+    wanted = sorted({int(n) for n in (counts or [m["num_fakes"]])})
+    fake = np.concatenate([np.asarray(features(batch)) for batch in ev.fake_batches(wanted[-1])])
+    out = {}
+    for n in wanted:
+        f = FeatureStats(capture_all=True)
+        f.append(fake[:n])
+        precision, recall = metric_math.precision_recall(real.get_all()[:n], f, k=3)
+        out[n] = {"fid": float(frechet_distance(real.mean, real.cov, f.mean, f.cov)),
+                  "kid": float(metric_math.kid(real, f, num_subsets=100, subset_size=min(1000, n))),
+                  "precision": float(precision), "recall": float(recall)}
+    return out if counts else out[wanted[0]]

@@ -95,16 +95,20 @@ def work(grid, run, root, cap, feature_net):
         step = int(trainer.step.numpy())
         kimg = round(step * config.train.batch_size / 1000, 6)
         t1 = time.time()
-        metrics = evaluation.evaluate(grid["metrics"], config, trainer.g_ema, trainer.discriminator,
-                                      os.path.join(root, "metric_cache"), feature_net)
-        row = {**base, "kimg": kimg, "target_kimg": point, "step": step, **metrics,
-               "eval_seconds": round(time.time() - t1, 1),
-               "train_seconds": round(state["train_seconds"], 1), "img_per_s": tick_rate(workdir),
-               "overrides": dict(run.overrides), "base": grid["base"], "time": time.time()}
-        append_jsonl(os.path.join(root, common.RESULTS), row)
-        print(f"{run.grid}/{run.label} seed {run.seed} at {kimg:g} kimg: fid {row['fid']:.2f} kid "
-              f"{row['kid']:.4f} precision {row['precision']:.3f} recall {row['recall']:.3f} "
-              f"({row['eval_seconds']:.0f} s to evaluate)", flush=True)
+        final_n = grid["metrics"].get("final_num_fakes")
+        counts = [sig["num_fakes"]] + ([int(final_n)] if final_n and point >= float(grid["kimg"]) else [])
+        figures = evaluation.evaluate(grid["metrics"], config, trainer.g_ema, trainer.discriminator,
+                                      os.path.join(root, "metric_cache"), feature_net, counts=counts)
+        common_fields = {"kimg": kimg, "target_kimg": point, "step": step, "eval_seconds": round(time.time() - t1, 1),
+                         "train_seconds": round(state["train_seconds"], 1), "img_per_s": tick_rate(workdir),
+                         "overrides": dict(run.overrides), "base": grid["base"]}
+        # The larger count first: the run counts as evaluated here once the grid's own count is written.
+        for n in sorted(counts, reverse=True):
+            row = {**base, "num_fakes": n, **common_fields, **figures[n], "time": time.time()}
+            append_jsonl(os.path.join(root, common.RESULTS), row)
+            print(f"{run.grid}/{run.label} seed {run.seed} at {kimg:g} kimg ({n} fakes): fid {row['fid']:.2f} kid "
+                  f"{row['kid']:.4f} precision {row['precision']:.3f} recall {row['recall']:.3f} "
+                  f"({row['eval_seconds']:.0f} s to evaluate)", flush=True)
 
 
 def tick_rate(workdir):
