@@ -17,7 +17,7 @@ import sys
 
 from absl import app, flags
 
-from experiments import common
+from experiments import common, stats
 from keras_attngan.cli import fail, parse_flags
 
 _ROOT = flags.DEFINE_string("root", None, "The --root of experiments/run.py (holds results.jsonl).")
@@ -52,9 +52,10 @@ def fmt(values, scale=1.0, digits=1):
     return f"{m:.{digits}f}" + ("" if s is None else f" ± {s:.{digits}f}")
 
 
-def collect(grid, rows, feature_net, at_kimg=None):
-    """Per label (grid order): {"runs": [...], "curves": {seed: rows}, "kimg": table kimg, "final": rows there}."""
-    sig = common.signature(grid["metrics"], feature_net)
+def collect(grid, rows, feature_net, at_kimg=None, num_fakes=None):
+    """Per label (grid order): {"runs": [...], "curves": {seed: rows}, "kimg": table kimg, "final": rows there};
+    ``num_fakes``: the evaluations with that many fakes (default: the grid's)."""
+    sig = common.signature({**grid["metrics"], **({"num_fakes": num_fakes} if num_fakes else {})}, feature_net)
     out = {}
     for run in common.expand(grid):
         evals = [r for r in common.rows_of(rows, run.id, sig) if r["kimg"] <= grid["kimg"] + 1e-9]
@@ -105,38 +106,68 @@ def table(grid, data, heading=True):
     return lines
 
 
+def _signatures(grid, feature_net, k):
+    """The evaluations at point ``k``: the grid's count of fakes, plus ``final_num_fakes`` at the budget."""
+    sigs = [common.signature(grid["metrics"], feature_net)]
+    final = grid["metrics"].get("final_num_fakes")
+    if final and k == float(grid["kimg"]):
+        sigs.append(common.signature({**grid["metrics"], "num_fakes": final}, feature_net))
+    return sigs
+
+
+def _fmt_p(p):
+    return "-" if math.isnan(p) else f"{p:.3f}"
+
+
+def _interval(low, high):
+    return "-" if math.isnan(low) or math.isnan(high) else f"[{low:+.1f}, {high:+.1f}]"
+
+
 def comparisons(grid_names, rows, feature_net):
     """The grids' ``compare`` pairs (baseline -> method, the paper's numbers beside them) at every evaluation point
-    both reached with the same seeds: mean ± std over those seeds and the paired difference (same seed = same
-    data order and latents), which is what separates a method from the seed-to-seed spread."""
+    both reached with the same seeds: mean ± std over those seeds, the paired difference (same seed = same
+    data order and latents) with its 95% interval by Student's t and by bootstrap, the exact sign test and the
+    verdict of ``experiments.stats.verdict`` (``paper_gain`` of the compare entry: the paper's smallest relative
+    FID gain)."""
     lines = []
     for name in grid_names:
         grid = common.load_grid(name)
-        data = collect(grid, rows, feature_net)
         tick = grid["tick_kimg"]
         for c in grid.get("compare", ()):
             first = True
             for k in sorted(set(grid["eval_kimg"]) | {float(grid["kimg"])}):
-                at = {}
-                for side in ("baseline", "method"):
-                    curves = data.get(c[side], {}).get("curves", {})
-                    at[side] = {seed: r for seed, rs in curves.items() for r in rs if common.nominal_kimg(r, tick) == k}
-                seeds = sorted(set(at["baseline"]) & set(at["method"]))
-                if not seeds:
-                    continue
-                base, meth = ([at[side][s] for s in seeds] for side in ("baseline", "method"))
-                diff = [m["fid"] - b["fid"] for b, m in zip(base, meth)]
-                lines.append(f"| {c['name'] if first else ''} | {c.get('paper', '') if first else ''} | {k:g} | "
-                             f"{','.join(map(str, seeds))} | {fmt([r['fid'] for r in base])} → "
-                             f"{fmt([r['fid'] for r in meth])} | {fmt([r['kid'] for r in base], 1000)} → "
-                             f"{fmt([r['kid'] for r in meth], 1000)} | {fmt(diff)} |")
-                first = False
+                for sig in _signatures(grid, feature_net, k):
+                    at = {}
+                    for side in ("baseline", "method"):
+                        at[side] = {}
+                        for run in common.expand(grid, only=[c[side]]):
+                            for r in common.rows_of(rows, run.id, sig):
+                                if "fid" in r and common.nominal_kimg(r, tick) == k:
+                                    at[side][run.seed] = r  # the newest line of a point redone
+                    seeds = sorted(set(at["baseline"]) & set(at["method"]))
+                    if not seeds:
+                        continue
+                    base, meth = ([at[side][s]["fid"] for s in seeds] for side in ("baseline", "method"))
+                    st = stats.summary(base, meth, c.get("paper_gain"))
+                    lines.append(
+                        f"| {c['name'] if first else ''} | {c.get('paper', '') if first else ''} | {k:g} | "
+                        f"{sig['num_fakes']} | {','.join(map(str, seeds))} | {fmt(base)} → {fmt(meth)} | "
+                        f"{st['diff']:+.1f} {_interval(st['t_low'], st['t_high'])} | "
+                        f"{_interval(st['boot_low'], st['boot_high'])} | "
+                        f"{st['better']}/{st['worse']}, p {_fmt_p(st['p_sign'])} | {st['verdict']} |")
+                    first = False
     if not lines:
         return []
     return ["## Headline comparisons", "",
-            "| comparison | paper (FID50k, baseline → method) | kimg | seeds | FID baseline → method | "
-            "KID x 10³ baseline → method | paired FID difference (method − baseline) |",
-            "| --- | --- | --- | --- | --- | --- | --- |"] + lines + [""]
+            "FID, lower is better; differences are method − baseline per seed (negative: the method is better). "
+            "t: the 95% interval of the mean difference by Student's t; bootstrap: its 95% percentile interval "
+            "(10,000 resamples of the seeds); sign test: seeds where the method is better / worse and the exact "
+            "two-sided p. Verdict: *holds* when the t interval is below 0 and the sign test has p < 0.05, *does "
+            "not hold* when the same is true the other way round or when the interval rules out a gain as large "
+            "as the paper's smallest (relative to the baseline's FID), else *inconclusive*.", "",
+            "| comparison | paper (FID, baseline → method) | kimg | fakes | seeds | FID baseline → method | "
+            "difference, t 95% | bootstrap 95% | sign test (better/worse) | verdict |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"] + lines + [""]
 
 
 # ------------------------------------------------------------------------------------------- plots
@@ -250,6 +281,11 @@ def report(root, out, grid_names, feature_net, at_kimg=None, notes=None):
         for i, at in enumerate(ats):
             at_data = data if at is None else collect(grid, rows, feature_net, at)
             lines += table(grid, at_data, heading=i == 0) + [""]
+        final = grid["metrics"].get("final_num_fakes")
+        final_data = collect(grid, rows, feature_net, float(grid["kimg"]), num_fakes=final) if final else {}
+        if any(e["final"] for e in final_data.values()):
+            lines += [f"At the budget with {final} fakes (the first {grid['metrics']['num_fakes']} of them are the "
+                      "rows above):", ""] + table(grid, final_data, heading=False) + [""]
         if any(e["curves"] for e in data.values()):
             plot(os.path.join(out, f"{grid['name']}.png"), grid, data)
             lines += [f"![{grid['name']}]({grid['name']}.png)", ""]

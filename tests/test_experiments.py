@@ -25,7 +25,7 @@ GRID = dict(
                "train.grid_size": 4, "train.r1_interval": 1, "train.tensorboard_every": 4},
     runs=[{"label": "ns"}, {"label": "hinge", "overrides": {"loss.name": "hinge"}}],
     seeds=[0], kimg=0.128, eval_kimg=[0.064], tick_kimg=0.064,
-    metrics={"num_fakes": 200, "num_reals": 200, "reference": "embedded"},
+    metrics={"num_fakes": 200, "final_num_fakes": 300, "num_reals": 300, "reference": "embedded"},
     compare=[{"name": "tiny: ns → hinge", "baseline": "ns", "method": "hinge", "paper": "P"}],
 )
 """
@@ -79,6 +79,42 @@ def test_every_grid_loads_and_shares_its_baselines():
             assert len(common.expand(grids[name], only=[label])) >= 3, (name, label)
 
 
+def test_headline_grid_pairs_six_seeds_in_seed_order():
+    grid = common.load_grid("headline")
+    runs = common.expand(grid)
+    assert [(r.label, r.seed) for r in runs[:6]] == [("ns", 0), ("dual_contrastive", 0), ("san", 0), ("none_1k", 0),
+                                                     ("reference_1k", 0), ("dual_contrastive_b32", 0)]
+    for c in grid["compare"][:3]:
+        for side in ("baseline", "method"):
+            assert sorted(r.seed for r in common.expand(grid, only=[c[side]])) == [0, 1, 2, 3, 4, 5], c
+    assert grid["metrics"]["final_num_fakes"] == 5000 and grid["kimg"] == 60 and grid["eval_kimg"] == [20.0, 40.0]
+
+
+def test_paired_statistics_match_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    from experiments import stats
+
+    for df in (1, 2, 5, 9):
+        assert stats.t_ppf(0.975, df) == pytest.approx(scipy_stats.t.ppf(0.975, df), rel=1e-9)
+        assert stats.t_cdf(-1.7, df) == pytest.approx(scipy_stats.t.cdf(-1.7, df), abs=1e-10)
+    diffs = [-3.1, -1.2, 0.4, -2.2, -0.7, -1.9]
+    mean, low, high, p = stats.paired_t(diffs)
+    ref_low, ref_high = scipy_stats.t.interval(0.95, 5, loc=sum(diffs) / 6, scale=scipy_stats.sem(diffs))
+    assert (low, high) == (pytest.approx(ref_low, rel=1e-9), pytest.approx(ref_high, rel=1e-9))
+    assert p == pytest.approx(scipy_stats.ttest_1samp(diffs, 0).pvalue, rel=1e-7)
+    assert stats.sign_test(diffs) == (5, 1, pytest.approx(scipy_stats.binomtest(1, 6).pvalue))
+    assert stats.sign_test([-1] * 6)[2] == pytest.approx(2 / 64) and stats.sign_test([-1] * 5)[2] == 2 / 32
+    assert stats.sign_test([0.0, -1, 1]) == (1, 1, 1.0)  # a tie is dropped
+    b_low, b_high = stats.bootstrap_interval(diffs)
+    assert min(diffs) <= b_low < sum(diffs) / 6 < b_high <= max(diffs)
+    # Verdicts: significant both ways, a gain ruled out at the paper's size, and too wide to say.
+    assert stats.summary([100] * 6, [98, 97, 99, 98.5, 97.5, 98])["verdict"] == "holds"
+    assert stats.summary([100] * 6, [102, 103, 101, 101.5, 102.5, 102])["verdict"].startswith("does not hold")
+    assert stats.summary([100] * 6, [99.8, 100.1, 99.9, 100.2, 99.7, 100.0], paper_gain=0.1)["verdict"] == \
+        "does not hold (gain below the paper's)"
+    assert stats.summary([100] * 6, [80, 120, 90, 110, 99, 101], paper_gain=0.1)["verdict"] == "inconclusive"
+
+
 def _wait_for(pattern, proc, timeout=180):
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -115,12 +151,15 @@ def test_grid_runs_resumes_after_kill_skips_finished_and_reports(tiny):
     assert steps == [8, 16]  # each tick logged once, none trained twice
     rows = common.read_results(root)
     for run in (ns, hinge):
-        mine = [row for row in rows if row["run"] == run.id]
+        mine = [row for row in rows if row["run"] == run.id and row["num_fakes"] == 200]
         assert [row["kimg"] for row in mine] == [0.064, 0.128], mine
+        # At the budget, final_num_fakes too (one pass of 300 fakes; the first 200 give the row above).
+        final = [row for row in rows if row["run"] == run.id and row["num_fakes"] == 300]
+        assert [row["kimg"] for row in final] == [0.128] and final[0]["fid"] != mine[-1]["fid"], final
         for row in mine:
             assert set(FIELDS) <= set(row), sorted(set(FIELDS) - set(row))
             assert (row["grid"], row["label"], row["seed"]) == ("tiny", run.label, 0)
-            assert row["feature_net"] == "thumbnail" and row["num_fakes"] == 200 and row["reference"] == "embedded"
+            assert row["feature_net"] == "thumbnail" and row["reference"] == "embedded"
             assert row["fid"] >= 0 and math.isfinite(row["kid"]) and 0 <= row["precision"] <= 1
             assert 0 <= row["recall"] <= 1 and row["train_seconds"] > 0 and row["img_per_s"] > 0
             assert row["step"] * 8 / 1000 == row["kimg"]
@@ -141,12 +180,15 @@ def test_grid_runs_resumes_after_kill_skips_finished_and_reports(tiny):
     assert "| config | seeds | kimg | FID |" in md
     for label in ("ns", "hinge"):
         assert f"| {label} | 0 | 0.128 |" in md, md
-    # The compare pair at each point, with the paired difference computed here from the result lines.
-    fid = {(r["label"], r["target_kimg"]): r["fid"] for r in common.read_results(root)}
-    for i, k in enumerate((0.064, 0.128)):
-        a, b = fid[("ns", k)], fid[("hinge", k)]
-        row = (f"| {'tiny: ns → hinge' if i == 0 else ''} | {'P' if i == 0 else ''} | {k:g} | 0 | {a:.1f} → {b:.1f} |")
-        assert row in md and f"| {b - a:.1f} |" in md, (row, md)
+    # The compare pair at each point (and with 300 fakes at the budget), with the paired difference computed
+    # here from the result lines; one seed: no interval, an even sign test.
+    fid = {(r["label"], r["target_kimg"], r["num_fakes"]): r["fid"] for r in common.read_results(root)}
+    for i, (k, n) in enumerate(((0.064, 200), (0.128, 200), (0.128, 300))):
+        a, b = fid[("ns", k, n)], fid[("hinge", k, n)]
+        row = (f"| {'tiny: ns → hinge' if i == 0 else ''} | {'P' if i == 0 else ''} | {k:g} | {n} | 0 | "
+               f"{a:.1f} → {b:.1f} | {b - a:+.1f} - | - | {int(b < a)}/{int(b > a)}, p 1.000 | inconclusive |")
+        assert row in md, (row, md)
+    assert "At the budget with 300 fakes" in md
     from PIL import Image
     with Image.open(os.path.join(out, "tiny.png")) as img:
         assert img.format == "PNG" and img.size[0] == 900
