@@ -8,7 +8,10 @@ before Python and TensorFlow load. At the last mark the run gets Ctrl-C (it save
 finished before. Then, for each mark, the newest checkpoint written by then is evaluated with the `demo`
 grid's measure (5,000 fakes of the EMA generator against the first 5,000 Fashion-MNIST test images, FID
 and unbiased KID; precision/recall k=3) and one JSON line per mark goes to ``<root>/clock.jsonl``.
-The figures depend on the machine: run it alone on an idle one (the img/s it reached is in each line).
+The figures depend on the machine: run it alone on an idle one (the img/s it reached and the matmul peak
+measured just before are in each line). ``--peak=215`` trains inside a CPU quota calibrated so that the matmul
+peak there is ~215 GFLOP/s (experiments/throttle.py: a slow sitting emulated on a faster one; needs root).
+``--overrides=train.batch_size=4,model.mapping_layers=2`` passes ``--config.<key>=<value>`` to the command.
 Rerunning with the same label only re-evaluates (the run is never resumed: that would stop the clock).
 """
 
@@ -25,7 +28,7 @@ quiet_tensorflow()  # the config file imports TensorFlow: hide its start-up bann
 
 from absl import app, flags
 
-from experiments import common
+from experiments import common, throttle
 from keras_attngan.cli import fail, parse_flags, quiet_python_logs
 
 _CONFIG = flags.DEFINE_string("config", "configs/demo.py", "Config file, as README command 1 passes it.")
@@ -37,6 +40,11 @@ _GRID = flags.DEFINE_string("metrics_of", "demo", "Grid whose metric set is used
                                                    "a .py file).")
 _FEATURE_NET = flags.DEFINE_enum("feature_net", "inception", ["inception", "thumbnail"],
                                  "inception: the FID network; thumbnail: a cheap stand-in for smoke tests.")
+_PEAK = flags.DEFINE_float("peak", None, "Train inside a CPU quota whose matmul peak is this (GFLOP/s): a slower "
+                                         "machine emulated (experiments/throttle.py; needs root).")
+_MEASURE_PEAK = flags.DEFINE_bool("measure_peak", True, "Measure the machine's matmul peak first (~20 s) and "
+                                                         "record it beside the figures.")
+_OVERRIDES = flags.DEFINE_list("overrides", [], "key=value config overrides passed as --config.key=value.")
 
 
 def checkpoint_times(workdir, start, interrupted=None):
@@ -62,16 +70,18 @@ def at_marks(found, marks):
     return chosen
 
 
-def train_on_the_clock(config_path, workdir, seconds, tick_kimg):
+def train_on_the_clock(config_path, workdir, seconds, tick_kimg, overrides=(), quota=None):
     """Runs README command 1 until it ends or ``seconds`` pass (then Ctrl-C); returns the start time and the
-    second (since the start) of the Ctrl-C, None when the run finished before."""
+    second (since the start) of the Ctrl-C, None when the run finished before. ``quota``: a
+    ``throttle.CpuQuota`` the command runs in."""
     cmd = [sys.executable, "train_main.py", f"--config={config_path}", f"--workdir={workdir}",
+           *[f"--config.{o}" for o in overrides],
            f"--config.train.ckpt_kimg={tick_kimg}", "--config.train.keep_checkpoints=100000"]
     start = time.time()
     log = open(os.path.join(os.path.dirname(workdir), os.path.basename(workdir) + ".log"), "w")
     # The child gets a working Ctrl-C, and a Ctrl-C of its own if this process dies (it saves and stops).
-    proc = subprocess.Popen(cmd, cwd=common.ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            preexec_fn=common.child_preexec())
+    preexec = common.child_preexec() if quota is None else quota.preexec(common.child_preexec())
+    proc = subprocess.Popen(cmd, cwd=common.ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec)
     while proc.poll() is None and time.time() - start < seconds:
         time.sleep(1.0)
     interrupted = None
@@ -116,21 +126,40 @@ def main(argv):
         else:
             os.makedirs(os.path.dirname(workdir), exist_ok=True)
             tick = common.load_config(_CONFIG.value).train.tick_kimg
-            print(f"{label}: training {_CONFIG.value} for up to {marks[-1]:g} min, log {workdir}.log", flush=True)
-            start, interrupted = train_on_the_clock(_CONFIG.value, workdir, marks[-1] * 60, tick)
-            state = {"start": start, "config": _CONFIG.value, "interrupted_s": interrupted}
+            for o in _OVERRIDES.value:
+                if "=" not in o:
+                    raise ValueError(f"--overrides: {o!r} is not key=value (e.g. train.batch_size=4)")
+                if o.split("=", 1)[0] == "train.tick_kimg":
+                    tick = float(o.split("=", 1)[1])
+            machine = {"matmul_peak": round(throttle.measure_peak(), 1)} if _MEASURE_PEAK.value or _PEAK.value else {}
+            quota = None
+            if _PEAK.value:
+                quota = throttle.CpuQuota()
+                _, reached = throttle.calibrate(_PEAK.value, quota, full=machine["matmul_peak"],
+                                                log=lambda line: print(line, flush=True))
+                machine.update(throttled_peak=round(reached, 1), cpus=quota.cpus)
+            print(f"{label}: training {_CONFIG.value} {' '.join(_OVERRIDES.value)} for up to {marks[-1]:g} min "
+                  f"({machine}), log {workdir}.log", flush=True)
+            try:
+                start, interrupted = train_on_the_clock(_CONFIG.value, workdir, marks[-1] * 60, tick,
+                                                        _OVERRIDES.value, quota)
+            finally:
+                if quota is not None:
+                    quota.close()
+            state = {"start": start, "config": _CONFIG.value, "interrupted_s": interrupted,
+                     "overrides": _OVERRIDES.value, **machine}
             with open(state_path, "w") as f:
                 json.dump(state, f)
         found = checkpoint_times(workdir, state["start"], state.get("interrupted_s"))
         if not found:
             raise ValueError(f"{workdir} has no checkpoint: see {workdir}.log")
-        evaluate_marks(label, workdir, root, metrics, marks, found)
+        evaluate_marks(label, workdir, root, metrics, marks, found, state)
     except (ValueError, OSError, RuntimeError) as e:
         return fail(e)
     return 0
 
 
-def evaluate_marks(label, workdir, root, metrics, marks, found):
+def evaluate_marks(label, workdir, root, metrics, marks, found, state=None):
     from experiments import evaluation
     from keras_attngan.training.files import append_jsonl
     from keras_attngan.training.restore import restore_run
@@ -150,6 +179,8 @@ def evaluate_marks(label, workdir, root, metrics, marks, found):
         row = {"label": label, "config": _CONFIG.value, "minutes": mark, "checkpoint_minutes": round(seconds / 60, 2),
                "finished_before_mark": finished, "feature_net": _FEATURE_NET.value, "step": step, "kimg": round(kimg, 3),
                "img_per_s_incl_startup": round(kimg * 1000 / seconds, 1), **metrics, **row,
+               **{k: (state or {})[k] for k in ("overrides", "matmul_peak", "throttled_peak", "cpus")
+                  if k in (state or {})},
                "eval_seconds": round(time.time() - t0, 1), "time": time.time()}
         append_jsonl(os.path.join(root, "clock.jsonl"), row)
         print(f"{label} at {mark:g} min: {os.path.basename(path)} written at {seconds / 60:.2f} min, "

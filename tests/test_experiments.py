@@ -266,7 +266,7 @@ def test_clock_evaluates_the_checkpoint_of_each_mark(tmp_path):
         "    return c\n" % (common.load_grid(str(grid))["overrides"],))
     root = tmp_path / "root"
     args = (f"--config={config}", f"--root={root}", "--label=tiny", "--minutes=0.02,0.35", f"--metrics_of={grid}",
-            "--feature_net=thumbnail")
+            "--feature_net=thumbnail", "--nomeasure_peak", "--overrides=train.sample_kimg=0.128")
     r = cli("clock.py", *args)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "no checkpoint by 0.02 min" in r.stdout
@@ -281,5 +281,29 @@ def test_clock_evaluates_the_checkpoint_of_each_mark(tmp_path):
     r = cli("clock.py", *args)
     assert r.returncode == 0 and "evaluating only" in r.stdout
     assert len(open(root / "clock.jsonl").read().splitlines()) == 2
+    run_config = json.load(open(root / "clock" / "tiny" / "config.json"))
+    assert row["overrides"] == ["train.sample_kimg=0.128"] and run_config["train"]["sample_kimg"] == 0.128
     r = cli("clock.py", f"--root={root}", "--minutes=0")
     assert r.returncode == 2 and "--minutes must be positive" in r.stderr
+    r = cli("clock.py", f"--root={root}", "--label=other", "--overrides=batch8", "--nomeasure_peak")
+    assert r.returncode == 2 and "'batch8' is not key=value" in r.stderr and not (root / "clock" / "other").exists()
+
+
+def test_throttle_quota_limits_a_childs_cpu_time():
+    """experiments/throttle.py: a busy child inside a quota of 0.25 CPUs gets about a quarter of the wall time
+    (where this machine lets us make cgroups; elsewhere the refusal is one line)."""
+    from experiments import throttle
+
+    try:
+        quota = throttle.CpuQuota()
+    except throttle.ThrottleError as e:
+        assert "\n" not in str(e) and "throttling needs" in str(e)
+        return
+    try:
+        quota.set(0.25)
+        assert quota.cpus == 0.25
+        busy = "import os, time\nt = time.time()\nwhile time.time() - t < 1.5: pass\nprint(os.times().user)"
+        out = subprocess.run([sys.executable, "-c", busy], capture_output=True, text=True, preexec_fn=quota.preexec())
+        assert 0.2 < float(out.stdout) < 0.55, out  # 1.5 s of wall time, 0.375 s of CPU allowed
+    finally:
+        quota.close()
