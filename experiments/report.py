@@ -1,6 +1,7 @@
 """Tables and plots of the grids' results: <out>/results.md and <out>/<grid>.png (+ <grid>_best.png).
 
     python -m experiments.report --root=/work/exp_root [--out=docs/results] [--grids=losses,g_attention]
+    python -m experiments.report --root=/work/exp27 --out=docs/results --grids=headline --md=headline.md
 
 A table of the grids' ``compare`` pairs (the paper's headline comparisons, with paired differences), then one
 table per grid: per configuration the mean +- std over seeds (sample std) of FID, KID, precision and
@@ -28,6 +29,8 @@ _AT_KIMG = flags.DEFINE_list("at_kimg", None, "One table per grid at each of the
 _NOTES = flags.DEFINE_string("notes", None, "A Markdown file inserted under the title (what was run, how).")
 _FEATURE_NET = flags.DEFINE_enum("feature_net", "inception", ["inception", "thumbnail"],
                                  "Which evaluations to report (run.py's --feature_net).")
+_MD = flags.DEFINE_string("md", "results.md", "Name of the Markdown file written in --out; results.jsonl is copied "
+                                              "beside it under the same stem (headline.md -> headline.jsonl).")
 
 COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
@@ -260,7 +263,7 @@ def best_samples(root, out, grid, data):
     return f"{what} (`{os.path.basename(dst)}`, EMA generator, fixed latents)."
 
 
-def report(root, out, grid_names, feature_net, at_kimg=None, notes=None):
+def report(root, out, grid_names, feature_net, at_kimg=None, notes=None, md="results.md"):
     rows = common.read_results(root)
     os.makedirs(out, exist_ok=True)
     lines = ["# Results", ""]
@@ -293,10 +296,12 @@ def report(root, out, grid_names, feature_net, at_kimg=None, notes=None):
             if best:
                 lines += [best, "", f"![best of {grid['name']}]({grid['name']}_best.png)", ""]
         written.append(grid["name"])
-    with open(os.path.join(out, "results.md"), "w") as f:
+    with open(os.path.join(out, md), "w") as f:
         f.write("\n".join(lines))
-    if os.path.abspath(out) != os.path.abspath(root) and os.path.exists(os.path.join(root, common.RESULTS)):
-        shutil.copyfile(os.path.join(root, common.RESULTS), os.path.join(out, common.RESULTS))
+    copy = os.path.join(out, os.path.splitext(md)[0] + ".jsonl")
+    if os.path.abspath(copy) != os.path.abspath(os.path.join(root, common.RESULTS)) and \
+            os.path.exists(os.path.join(root, common.RESULTS)):
+        shutil.copyfile(os.path.join(root, common.RESULTS), copy)
     return written
 
 
@@ -310,9 +315,11 @@ def main(argv):
             raise common.GridError(f"{os.path.join(_ROOT.value, common.RESULTS)} not found: run experiments/run.py "
                                    f"--root={_ROOT.value} first")
         names = _GRIDS.value or common.grid_names()
+        if not _MD.value.endswith(".md") or os.sep in _MD.value:
+            raise common.GridError(f"--md={_MD.value}: give a file name ending in .md (it is written in --out)")
         written = report(_ROOT.value, _OUT.value or _ROOT.value, names, _FEATURE_NET.value, _AT_KIMG.value,
-                         _NOTES.value)
-        out = os.path.join(_OUT.value or _ROOT.value, "results.md")
+                         _NOTES.value, _MD.value)
+        out = os.path.join(_OUT.value or _ROOT.value, _MD.value)
         print(f"wrote {out}: {', '.join(written) or 'no grid had results'}")
     except (common.GridError, OSError) as e:
         return fail(e)
