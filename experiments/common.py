@@ -28,6 +28,7 @@ class Run:
     seed: int
     overrides: tuple   # ((dotted field, value), ...) sorted: the grid's overrides, then the run's
     id: str            # <hash of base + overrides>-s<seed>: the run directory's name
+    pinned: tuple = ()  # the grid's ``pinned`` settings: applied under the overrides, not part of the id
 
 
 ORDER = ("losses", "g_attention", "d_attention", "combined", "seed_methods")  # the paper's order
@@ -61,6 +62,9 @@ def load_grid(name_or_path):
     grid.setdefault("title", grid["name"])
     grid.setdefault("seeds", [0])
     grid.setdefault("overrides", {})
+    # Base-config values a grid fixes after its runs started (the base's defaults changed): applied like
+    # overrides but left out of the run ids, so finished runs keep their directories and results.
+    grid.setdefault("pinned", {})
     grid.setdefault("tick_kimg", 4)
     grid["metrics"] = {**DEFAULT_METRICS, **grid.get("metrics", {})}
     grid["path"] = path
@@ -86,6 +90,22 @@ def load_config(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.get_config()
+
+
+def run_config(grid, run):
+    """The base config file with the grid's and run's overrides, the seed and the harness's intervals."""
+    config = load_config(grid["base"])
+    from keras_attngan.config import apply_overrides
+
+    try:
+        apply_overrides(config, {**dict(run.pinned), **dict(run.overrides)})
+    except ValueError as e:
+        raise GridError(f"grid {grid['name']}, run {run.label}: {e}") from None
+    tick = float(grid["tick_kimg"])
+    config.seed = run.seed
+    config.train.update(tick_kimg=tick, ckpt_kimg=tick, sample_kimg=tick, keep_checkpoints=2, metrics="",
+                        metrics_kimg=0.0)
+    return config
 
 
 def child_preexec(death_signal=signal.SIGINT):
@@ -121,7 +141,8 @@ def expand(grid, only=None, seeds=None):
         for seed in r.get("seeds", grid["seeds"]):
             if seeds is not None and seed not in seeds:
                 continue
-            runs.append(Run(grid["name"], r["label"], int(seed), overrides, run_id(grid["base"], overrides, seed)))
+            runs.append(Run(grid["name"], r["label"], int(seed), overrides, run_id(grid["base"], overrides, seed),
+                            tuple(sorted(grid.get("pinned", {}).items()))))
     if grid.get("order") == "seed":  # every arm of seed 0, then of seed 1, ...: pairs complete as a grid goes
         runs.sort(key=lambda run: run.seed)  # stable: labels keep the grid's order within a seed
     return runs

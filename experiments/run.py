@@ -49,29 +49,13 @@ def selected_runs(grid):
 
 
 # ------------------------------------------------------------------------------------------- one run
-def run_config(grid, run):
-    """The base config file with the grid's and run's overrides, the seed and the harness's intervals."""
-    config = common.load_config(grid["base"])
-    from keras_attngan.config import apply_overrides
-
-    try:
-        apply_overrides(config, run.overrides)
-    except ValueError as e:
-        raise common.GridError(f"grid {grid['name']}, run {run.label}: {e}") from None
-    tick = float(grid["tick_kimg"])
-    config.seed = run.seed
-    config.train.update(tick_kimg=tick, ckpt_kimg=tick, sample_kimg=tick, keep_checkpoints=2, metrics="",
-                        metrics_kimg=0.0)
-    return config
-
-
 def work(grid, run, root, cap, feature_net):
     """Trains run ``run`` to each evaluation point not yet evaluated and evaluates it there."""
     from keras_attngan.training.checkpoint import DivergenceError
     from keras_attngan.training.files import append_jsonl, read_json, write_text_atomic
     from keras_attngan.training.loop import train
 
-    config = run_config(grid, run)
+    config = common.run_config(grid, run)
     workdir = os.path.join(root, "runs", run.id)
     sig = common.signature(grid["metrics"], feature_net)
     state_path = os.path.join(workdir, "harness.json")

@@ -90,6 +90,20 @@ def test_headline_grid_pairs_six_seeds_in_seed_order():
     assert grid["metrics"]["final_num_fakes"] == 5000 and grid["kimg"] == 60 and grid["eval_kimg"] == [20.0, 40.0]
 
 
+def test_pinned_settings_apply_without_changing_run_ids():
+    """A grid's ``pinned`` values (the demo's model before #27 changed its defaults) reach the run's config but
+    not its id, so the runs and results of the earlier grids stay theirs."""
+    grid = common.load_grid("losses")
+    ns = common.expand(grid, only=["ns"], seeds=[0])[0]
+    with open(os.path.join(ROOT, "docs", "results", "results.jsonl")) as f:
+        recorded = {json.loads(line)["run"] for line in f if '"label": "ns"' in line and '"losses"' in line}
+    assert ns.id in recorded
+    config = common.run_config(grid, ns)
+    assert (config.model.fmap_base, config.model.mapping_layers, config.model.style_mixing_prob) == (512, 4, 0.9)
+    assert config.train.batch_size == 32  # the grid's own overrides still win
+    assert common.load_config(grid["base"]).model.fmap_base == 256  # what the demo uses now
+
+
 def test_paired_statistics_match_scipy():
     scipy_stats = pytest.importorskip("scipy.stats")
     from experiments import stats

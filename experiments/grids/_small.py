@@ -9,6 +9,9 @@ against the first 5,000 training images (FID and unbiased KID), precision/recall
 
 BASE = "configs/demo.py"
 OVERRIDES = {"data.source": "fashion_mnist:train", "train.batch_size": 32, "train.r1_gamma": 0.1}
+# configs/demo.py's model as these grids ran it: #27 made the demo narrower (fmap_base 256), with a 2-layer
+# mapping and no style mixing; pinned (not in the run ids), so every grid keeps its runs and their meaning.
+DEMO_MODEL_BEFORE_27 = {"model.fmap_base": 512, "model.mapping_layers": 4, "model.style_mixing_prob": 0.9}
 METRICS = {"num_fakes": 1000, "num_reals": 5000, "reference": "fashion_mnist:train"}
 TICK_KIMG = 2
 EVAL_KIMG = [6, 12, 24]   # plus the budget

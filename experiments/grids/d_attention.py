@@ -1,6 +1,7 @@
 """Paper Table 5 / Fig. 6: attention in D (none, self-attention, reference attention; SAN at 8x8, Eq. 8) at
 1k, 5k and 60k training images (data.subset; 60k = the whole training split)."""
-from experiments.grids._small import BASE, EVAL_KIMG, HEADLINE_SEEDS, KIMG, METRICS, OVERRIDES, TICK_KIMG
+from experiments.grids._small import (BASE, DEMO_MODEL_BEFORE_27, EVAL_KIMG, HEADLINE_SEEDS, KIMG,
+                                        METRICS, OVERRIDES, TICK_KIMG)
 
 ATTN = {"module": "san", "variant": "eq8", "resolution": 8, "patch_size": 5, "share_planes": 8}
 
@@ -19,7 +20,8 @@ def _runs():
 
 GRID = dict(
     title="Attention in D by training-set size (paper Table 5, Fig. 6)", paper="Table 5, Fig. 6",
-    base=BASE, overrides=OVERRIDES, metrics=METRICS, tick_kimg=TICK_KIMG, eval_kimg=EVAL_KIMG, kimg=KIMG,
+    base=BASE, overrides=OVERRIDES, pinned=DEMO_MODEL_BEFORE_27,
+    metrics=METRICS, tick_kimg=TICK_KIMG, eval_kimg=EVAL_KIMG, kimg=KIMG,
     seeds=[0], runs=_runs(),
     compare=[{"name": "Table 5 / Fig. 6: no attention → reference attention in D, 1k images", "baseline": "none_1k",
               "method": "reference_1k", "paper": "1k images: CelebA 55.71 → 43.19, Animal Face 181.26 → 123.08, "

@@ -1,9 +1,11 @@
 """Paper Table 3: attention modules in G at 16x16 (replacing that resolution's non-up-sampling conv)."""
-from experiments.grids._small import BASE, EVAL_KIMG, HEADLINE_SEEDS, KIMG, METRICS, OVERRIDES, SAN16, TICK_KIMG
+from experiments.grids._small import (BASE, DEMO_MODEL_BEFORE_27, EVAL_KIMG, HEADLINE_SEEDS, KIMG,
+                                        METRICS, OVERRIDES, SAN16, TICK_KIMG)
 
 GRID = dict(
     title="Attention in G at 16x16 (paper Table 3)", paper="Table 3",
-    base=BASE, overrides=OVERRIDES, metrics=METRICS, tick_kimg=TICK_KIMG, eval_kimg=EVAL_KIMG, kimg=KIMG,
+    base=BASE, overrides=OVERRIDES, pinned=DEMO_MODEL_BEFORE_27,
+    metrics=METRICS, tick_kimg=TICK_KIMG, eval_kimg=EVAL_KIMG, kimg=KIMG,
     seeds=[0],
     runs=[
         {"label": "none", "seeds": HEADLINE_SEEDS},

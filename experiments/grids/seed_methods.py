@@ -1,7 +1,7 @@
 """The related methods of the seeds (README "Other methods") at 1k and 60k images against the plain
 baseline at the same sizes: the SAGAN recipe (keras_attngan.recipes.sagan, spelled out as overrides),
 DiffAugment, ADA, ContraD, GGDR."""
-from experiments.grids._small import BASE, EVAL_KIMG, KIMG, METRICS, OVERRIDES, TICK_KIMG
+from experiments.grids._small import BASE, DEMO_MODEL_BEFORE_27, EVAL_KIMG, KIMG, METRICS, OVERRIDES, TICK_KIMG
 
 METHODS = {
     "baseline": {},
@@ -30,6 +30,7 @@ def _runs():
 
 GRID = dict(
     title="Methods of the seeds at 1k and 60k images", paper="(seeds 002-004)",
-    base=BASE, overrides=OVERRIDES, metrics=METRICS, tick_kimg=TICK_KIMG, eval_kimg=EVAL_KIMG, kimg=KIMG,
+    base=BASE, overrides=OVERRIDES, pinned=DEMO_MODEL_BEFORE_27,
+    metrics=METRICS, tick_kimg=TICK_KIMG, eval_kimg=EVAL_KIMG, kimg=KIMG,
     seeds=[0], runs=_runs(),
 )
