@@ -55,6 +55,14 @@ HEAVY_FIRST = ("test_xla_menu.py", "test_extensions.py", "test_distribute.py", "
                "test_self_conditional.py", "test_ggdr.py", "test_dataset_tool.py", "test_export.py")
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core plus one on machines of up to 4 cores. A test spends part of its time
+    in single-threaded Python (tracing) and part waiting on the subprocesses it starts, so on 2 cores a third
+    worker fills those gaps; on larger machines one per core already keeps every core busy."""
+    cores = os.cpu_count() or 1
+    return cores + 1 if cores <= 4 else cores
+
+
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
     items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))  # stable
