@@ -80,7 +80,8 @@ def collect(grid, rows, feature_net, at_kimg=None, num_fakes=None):
 
 def table(grid, data, heading=True):
     m = grid["metrics"]
-    overrides = ", ".join(f"`{k}={v}`" for k, v in grid["overrides"].items()) or "no overrides"
+    overrides = ", ".join(f"`{k}={v}`" for k, v in {**grid.get("pinned", {}), **grid["overrides"]}.items()) \
+        or "no overrides"
     lines = [f"### {grid['title']}", "",
              f"Budget {grid['kimg']:g} kimg (evaluated at {', '.join(f'{k:g}' for k in grid['eval_kimg'])} and at the "
              f"budget), base `{grid['base']}` with {overrides}; "
