@@ -11,7 +11,7 @@ def get_config():
     c.data.source = "embedded"
     c.data.fit = "pad"  # 28x28 -> 32x32 with black borders: the original pixels stay exact
     # fmap_base 256 (16-128 channels), a 2-layer mapping and no style mixing (were 512, 4 and 0.9): 1.8x the
-    # images per second for a model this small, so after 10 minutes on a slow machine FID5k 60 instead of 103
+    # images per second for a model this small, so after 10 minutes on a slow machine FID5k 55-60 instead of 103
     # (issue #27; docs/results.md, "The demo's headline figures"). StyleGAN2-ADA's CIFAR config also uses a
     # 2-layer mapping and no style mixing.
     c.model.update(resolution=32, img_channels=1, z_dim=128, w_dim=128, mapping_layers=2,
