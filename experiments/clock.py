@@ -159,7 +159,7 @@ def main(argv):
     return 0
 
 
-def evaluate_marks(label, workdir, root, metrics, marks, found, state=None):
+def evaluate_marks(label, workdir, root, metrics, marks, found, state):
     from experiments import evaluation
     from keras_attngan.training.files import append_jsonl
     from keras_attngan.training.restore import restore_run
@@ -174,13 +174,12 @@ def evaluate_marks(label, workdir, root, metrics, marks, found, state=None):
         kimg = step * config.train.batch_size / 1000
         t0 = time.time()
         row = evaluation.evaluate(metrics, config, trainer.g_ema, trainer.discriminator,
-                                  os.path.join(root, "metric_cache"), _FEATURE_NET.value)
+                                  os.path.join(root, "metric_cache"), _FEATURE_NET.value)[int(metrics["num_fakes"])]
         finished = end < mark * 60 and pick == found[-1]
         row = {"label": label, "config": _CONFIG.value, "minutes": mark, "checkpoint_minutes": round(seconds / 60, 2),
                "finished_before_mark": finished, "feature_net": _FEATURE_NET.value, "step": step, "kimg": round(kimg, 3),
                "img_per_s_incl_startup": round(kimg * 1000 / seconds, 1), **metrics, **row,
-               **{k: (state or {})[k] for k in ("overrides", "matmul_peak", "throttled_peak", "cpus")
-                  if k in (state or {})},
+               **{k: state[k] for k in ("overrides", "matmul_peak", "throttled_peak", "cpus") if k in state},
                "eval_seconds": round(time.time() - t0, 1), "time": time.time()}
         append_jsonl(os.path.join(root, "clock.jsonl"), row)
         print(f"{label} at {mark:g} min: {os.path.basename(path)} written at {seconds / 60:.2f} min, "

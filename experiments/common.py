@@ -92,6 +92,14 @@ def load_config(path):
     return module.get_config()
 
 
+def fake_counts(grid, kimg):
+    """The numbers of fakes evaluated at point ``kimg``: the grid's ``num_fakes``, plus ``final_num_fakes`` at
+    the budget."""
+    m = grid["metrics"]
+    final = m.get("final_num_fakes") if float(kimg) >= float(grid["kimg"]) else None
+    return sorted({int(m["num_fakes"]), *([int(final)] if final else [])})
+
+
 def run_config(grid, run):
     """The base config file with the grid's and run's overrides, the seed and the harness's intervals."""
     config = load_config(grid["base"])

@@ -21,10 +21,10 @@ def evaluate(metrics, config, g_ema, discriminator, cache_dir, feature_net="ince
 
     ``metrics``: a grid's metric set (num_fakes, num_reals, reference); the real statistics are cached in
     ``cache_dir``. The reference set is ``metrics["reference"]``, never the run's own (sub)set.
-    ``counts``: evaluate several numbers of fakes at once, e.g. (1000, 5000): the fakes are drawn once for the
-    largest and each smaller count takes the first of them (the same latents as an evaluation of that count
-    alone), so the figures of a 5k point also continue a 1k curve. Returns {count: figures} then, else the
-    figures of ``metrics["num_fakes"]``."""
+    Returns {count: figures} for each of ``counts`` (default: ``metrics["num_fakes"]``). Several counts, e.g.
+    (1000, 5000), are evaluated at once: the fakes are drawn once for the largest and each smaller count takes
+    the first of them (the same latents as an evaluation of that count alone), so the figures of a 5k point
+    also continue a 1k curve."""
     import numpy as np
 
     from keras_attngan.metrics import metric_math
@@ -50,4 +50,4 @@ def evaluate(metrics, config, g_ema, discriminator, cache_dir, feature_net="ince
         out[n] = {"fid": float(frechet_distance(real.mean, real.cov, f.mean, f.cov)),
                   "kid": float(metric_math.kid(real, f, num_subsets=100, subset_size=min(1000, n))),
                   "precision": float(precision), "recall": float(recall)}
-    return out if counts else out[wanted[0]]
+    return out

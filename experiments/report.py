@@ -110,15 +110,6 @@ def table(grid, data, heading=True):
     return lines
 
 
-def _signatures(grid, feature_net, k):
-    """The evaluations at point ``k``: the grid's count of fakes, plus ``final_num_fakes`` at the budget."""
-    sigs = [common.signature(grid["metrics"], feature_net)]
-    final = grid["metrics"].get("final_num_fakes")
-    if final and k == float(grid["kimg"]):
-        sigs.append(common.signature({**grid["metrics"], "num_fakes": final}, feature_net))
-    return sigs
-
-
 def _fmt_p(p):
     return "-" if math.isnan(p) else f"{p:.3f}"
 
@@ -137,17 +128,18 @@ def comparisons(grid_names, rows, feature_net):
     for name in grid_names:
         grid = common.load_grid(name)
         tick = grid["tick_kimg"]
+        points = sorted(set(grid["eval_kimg"]) | {float(grid["kimg"])})
+        by_count = {n: collect(grid, rows, feature_net, num_fakes=n) for n in common.fake_counts(grid, grid["kimg"])}
         for c in grid.get("compare", ()):
             first = True
-            for k in sorted(set(grid["eval_kimg"]) | {float(grid["kimg"])}):
-                for sig in _signatures(grid, feature_net, k):
+            for k in points:
+                for n in common.fake_counts(grid, k):
                     at = {}
                     for side in ("baseline", "method"):
-                        at[side] = {}
-                        for run in common.expand(grid, only=[c[side]]):
-                            for r in common.rows_of(rows, run.id, sig):
-                                if "fid" in r and common.nominal_kimg(r, tick) == k:
-                                    at[side][run.seed] = r  # the newest line of a point redone
+                        curves = by_count[n].get(c[side], {}).get("curves", {})
+                        # rows by kimg in file order: a point evaluated twice keeps its newest line
+                        at[side] = {seed: r for seed, rs in curves.items() for r in rs
+                                    if common.nominal_kimg(r, tick) == k}
                     seeds = sorted(set(at["baseline"]) & set(at["method"]))
                     if not seeds:
                         continue
@@ -155,7 +147,7 @@ def comparisons(grid_names, rows, feature_net):
                     st = stats.summary(base, meth, c.get("paper_gain"))
                     lines.append(
                         f"| {c['name'] if first else ''} | {c.get('paper', '') if first else ''} | {k:g} | "
-                        f"{sig['num_fakes']} | {','.join(map(str, seeds))} | {fmt(base)} → {fmt(meth)} | "
+                        f"{n} | {','.join(map(str, seeds))} | {fmt(base)} → {fmt(meth)} | "
                         f"{st['diff']:+.1f} {_interval(st['t_low'], st['t_high'])} | "
                         f"{_interval(st['boot_low'], st['boot_high'])} | "
                         f"{st['better']}/{st['worse']}, p {_fmt_p(st['p_sign'])} | {st['verdict']} |")

@@ -79,8 +79,7 @@ def work(grid, run, root, cap, feature_net):
         step = int(trainer.step.numpy())
         kimg = round(step * config.train.batch_size / 1000, 6)
         t1 = time.time()
-        final_n = grid["metrics"].get("final_num_fakes")
-        counts = sorted({sig["num_fakes"], *([int(final_n)] if final_n and point >= float(grid["kimg"]) else [])})
+        counts = common.fake_counts(grid, point)
         figures = evaluation.evaluate(grid["metrics"], config, trainer.g_ema, trainer.discriminator,
                                       os.path.join(root, "metric_cache"), feature_net, counts=counts)
         common_fields = {"kimg": kimg, "target_kimg": point, "step": step, "eval_seconds": round(time.time() - t1, 1),
