@@ -17,7 +17,7 @@ from keras_attngan.config import validate
 from keras_attngan.training import loop
 from keras_attngan.training.callbacks import sample_name
 from keras_attngan.training.checkpoint import Checkpointer, CheckpointError, DivergenceError
-from keras_attngan.training.files import WorkdirError, trim_jsonl
+from keras_attngan.training.files import trim_jsonl
 from keras_attngan.training.schedule import lazy_reg_ratio
 from tests.helpers import FAST, tiny_config
 from tests.test_main import ROOT, TINY, run_main
@@ -35,16 +35,16 @@ def assert_all_checkpoints_finite(workdir):
                 assert np.isfinite(reader.get_tensor(name)).all(), (step, name)
 
 
-def test_divergence_stops_keeps_the_finite_checkpoint_and_lr_change_takes_effect(tmp_path):
+def test_divergence_stops_keeps_the_finite_checkpoint_and_lr_change_takes_effect(finished_run):
     """A finite run, then a resume with a learning rate of 100: the new rate is used (it diverges),
-    the run stops with one line naming the step, and the finite checkpoint survives keep_checkpoints=1."""
-    workdir = tmp_path / "run"
-    loop.train(tiny_config(8, keep_checkpoints=1, **FAST), str(workdir), verbose=0)
-    assert ckpt_steps(workdir) == [4]
+    the run stops with one line naming the step, and no non-finite checkpoint pushes the finite ones out
+    under keep_checkpoints=1."""
+    workdir = finished_run
+    assert ckpt_steps(workdir) == [2, 4]
     diverging = tiny_config(8, keep_checkpoints=1, **dict(FAST, total_kimg=0.032), g_lr=100.0, d_lr=100.0)
     with pytest.raises(DivergenceError, match=r"non-finite .* step 6.*ckpt-4 \(step 4\).*nan_policy=rollback"):
         loop.train(diverging, str(workdir), verbose=0)
-    assert ckpt_steps(workdir) == [4]
+    assert ckpt_steps(workdir) == [2, 4]
     assert_all_checkpoints_finite(workdir)
     rows = [json.loads(line) for line in open(workdir / "stats.jsonl")]
     assert [r["step"] for r in rows] == [2, 4] and all(np.isfinite(r["d_loss"]) for r in rows)

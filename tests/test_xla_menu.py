@@ -4,7 +4,8 @@ out") ends with finite losses. Options are grouped so that five tiny trainers co
 losses, the four G attention modules, D self/reference attention (SAN), DiffAugment, ADA with a fixed p and
 spectral normalization in G and D; two more cover ContraD (simclr_hq_cutout, a superset of the other SimCLR variants' ops; its heads, NT-Xent and
 SupCon around the global-batch gathers) and GGDR (decoder, cosine loss, target warped by ADA's geometric
-part). A graph op without an XLA kernel fails the compile with an error naming it."""
+part). A graph op without an XLA kernel fails the compile with an error naming it. These steps are also the suite's
+one training step per loss of the menu (test_losses checks the formulas)."""
 
 import numpy as np
 import pytest
