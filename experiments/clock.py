@@ -30,6 +30,7 @@ from absl import app, flags
 
 from experiments import common, throttle
 from keras_attngan.cli import fail, parse_flags, quiet_python_logs
+from keras_attngan.config import apply_overrides
 
 _CONFIG = flags.DEFINE_string("config", "configs/demo.py", "Config file, as README command 1 passes it.")
 _ROOT = flags.DEFINE_string("root", None, "Directory for the run (<root>/clock/<label>), the metric cache and "
@@ -125,12 +126,12 @@ def main(argv):
                              "pass another --label")
         else:
             os.makedirs(os.path.dirname(workdir), exist_ok=True)
-            tick = common.load_config(_CONFIG.value).train.tick_kimg
             for o in _OVERRIDES.value:
                 if "=" not in o:
                     raise ValueError(f"--overrides: {o!r} is not key=value (e.g. train.batch_size=4)")
-                if o.split("=", 1)[0] == "train.tick_kimg":
-                    tick = float(o.split("=", 1)[1])
+            # The tick the run will have (an override may set it; an unknown field fails here, before training).
+            config = apply_overrides(common.load_config(_CONFIG.value), [o.split("=", 1) for o in _OVERRIDES.value])
+            tick = config.train.tick_kimg
             machine = {"matmul_peak": round(throttle.measure_peak(), 1)} if _MEASURE_PEAK.value or _PEAK.value else {}
             quota = None
             if _PEAK.value:
