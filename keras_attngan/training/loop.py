@@ -20,7 +20,7 @@ from keras_attngan.training import cluster
 from keras_attngan.training.checkpoint import Checkpointer, CheckpointError, DivergenceError
 from keras_attngan.training.files import trim_jsonl
 from keras_attngan.training.inputs import make_dataset
-from keras_attngan.training.lock import WorkdirClaim, release_all
+from keras_attngan.training.lock import WorkdirClaim, interrupts_deferred, release_all
 from keras_attngan.training.run_config import check_resume_config, write_run_config
 from keras_attngan.training.setup import apply_optimizer_config, build_trainer
 from keras_attngan.training.strategy import check_batch, make_strategy, use_xla
@@ -97,7 +97,10 @@ def _start(config, workdir, strategy, chief, verbose, checkpoint):
         print(f"{cluster.strategy_name(strategy)}: {strategy.num_replicas_in_sync} replicas x {local_batch} images"
               f"{f' on {workers} workers' if workers > 1 else ''}, xla {use_xla(t.xla, strategy)}, "
               f"precision {t.precision}", flush=True)
-    trainer = build_trainer(config, strategy)
+    # A Ctrl-C while the networks' variables are created waits until they are (seconds): raised inside
+    # TensorFlow's variable creation, it once ended the process with a segmentation fault instead of one line.
+    with interrupts_deferred():
+        trainer = build_trainer(config, strategy)
     checkpointer = Checkpointer(workdir, trainer, max_to_keep=t.keep_checkpoints, write=chief)
     step = checkpointer.restore(checkpoint, fallback=True)
     cluster.check_same_step(strategy, step)
