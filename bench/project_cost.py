@@ -29,7 +29,8 @@ _STEPS = flags.DEFINE_integer("steps", 4, "Timed steps per round.")
 _ROUNDS = flags.DEFINE_integer("rounds", 2, "Timing rounds; the median is reported.")
 _WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps first (tracing).")
 _NOISE = flags.DEFINE_bool("noise", True, "Optimise the noise maps too.")
-_LPIPS = flags.DEFINE_list("lpips", None, "Real LPIPS weight files (default: random weights, VGG16 widths).")
+_LPIPS = flags.DEFINE_list("lpips", None, "LPIPS weight files (default: the real weights project_main.py finds, "
+                                         "else random weights of VGG16's widths).")
 
 VGG16_WIDTHS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
 
