@@ -18,6 +18,7 @@ otherwise one line says so.
 import os
 import subprocess
 import sys
+import time
 
 from experiments import common
 
@@ -74,10 +75,22 @@ class CpuQuota:
         return run
 
     def close(self):
-        try:
-            os.rmdir(self.path)
-        except OSError:
-            pass
+        """Removes the cgroup; processes still inside (a child that outlived its run) move to the parent
+        first, since a cgroup with members cannot be removed."""
+        parent = os.path.join(os.path.dirname(self.path), "cgroup.procs")
+        for pid in _read(os.path.join(self.path, "cgroup.procs")).split():
+            try:
+                _write(parent, pid)
+            except ThrottleError:  # it exited meanwhile
+                pass
+        for _ in range(50):  # the kernel drops the last member a moment after the move
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
 
 
 def _read(path):

@@ -319,5 +319,12 @@ def test_throttle_quota_limits_a_childs_cpu_time():
         busy = "import os, time\nt = time.time()\nwhile time.time() - t < 1.5: pass\nprint(os.times().user)"
         out = subprocess.run([sys.executable, "-c", busy], capture_output=True, text=True, preexec_fn=quota.preexec())
         assert 0.2 < float(out.stdout) < 0.55, out  # 1.5 s of wall time, 0.375 s of CPU allowed
+        # A child still inside when the quota closes moves out with it: the cgroup is removed, the child lives on.
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], preexec_fn=quota.preexec())
     finally:
         quota.close()
+    try:
+        assert not os.path.exists(quota.path) and child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
