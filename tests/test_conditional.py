@@ -107,7 +107,7 @@ def test_fake_labels_follow_the_class_frequencies_and_replicas_slice_the_global_
 
 
 def test_labels_come_from_the_data_and_mirrored_equals_one_device():
-    config = cond_config(batch_size=8, r1_interval=2, pl_interval=2, pl_weight=2.0)
+    config = cond_config(batch_size=8, pl_weight=2.0)  # R1 and path length every step: one traced variant
     trainer = build_trainer(config)
     embedded = np.load("keras_attngan/data/embedded/fashion_mnist_5k.npz")["y"]
     np.testing.assert_allclose(trainer.label_probs, np.bincount(embedded, minlength=K) / len(embedded))
