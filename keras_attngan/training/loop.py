@@ -4,6 +4,7 @@
 ``logs/`` (TensorBoard) and ``stats.jsonl`` (one line per tick).
 """
 
+import contextlib
 import math
 import os
 import signal
@@ -99,7 +100,9 @@ def _start(config, workdir, strategy, chief, verbose, checkpoint):
               f"precision {t.precision}", flush=True)
     # A Ctrl-C while the networks' variables are created waits until they are (seconds): raised inside
     # TensorFlow's variable creation, it once ended the process with a segmentation fault instead of one line.
-    with interrupts_deferred():
+    # Not with several workers: there each variable's creation waits for the other workers, maybe for long.
+    deferred = contextlib.nullcontext() if cluster.is_multi_worker(strategy) else interrupts_deferred()
+    with deferred:
         trainer = build_trainer(config, strategy)
     checkpointer = Checkpointer(workdir, trainer, max_to_keep=t.keep_checkpoints, write=chief)
     step = checkpointer.restore(checkpoint, fallback=True)
