@@ -154,8 +154,7 @@ def test_bad_settings_are_one_line():
         build_trainer(config)
 
 
-# Every D option the conditional configs use, and every loss of the menu, in one tiny step each (the demo's ns step
-# without XLA: test_labels_come_from_the_data_and_mirrored_equals_one_device).
+# Every D option the conditional configs use, and every loss of the menu, in one tiny step each.
 COMBOS = {
     "sagan_hinge_sn_self_attention": dict(loss="hinge", d_weight_norm="spectral", d_mapping_layers=0,
                                           d_attention=dict(type="self", module="sagan", resolution=8)),
@@ -164,8 +163,7 @@ COMBOS = {
                                                         share_planes=4)),
     "contrad_saturating": dict(loss="saturating", contrad=dict(enabled=True, hidden=16, proj_dim=8)),
     "ggdr_wgan_gp": dict(loss="wgan_gp", ggdr=dict(weight=10.0, resolution=8)),
-    "demo_ns_xla": dict(loss="ns", xla="on"),  # the label embedding and projection compile under XLA
-}
+}  # ns: the demo's step, test_labels_come_from_the_data_and_mirrored_equals_one_device; under XLA: test_xla_menu
 
 
 @pytest.mark.parametrize("combo", list(COMBOS))
@@ -173,7 +171,6 @@ def test_one_conditional_step_per_d_option(combo):
     opts = dict(COMBOS[combo])
     config = cond_config(r1_interval=1, pl_interval=1)
     config.loss.name = opts.pop("loss")
-    config.train.xla = opts.pop("xla", "off")
     for key in ("contrad", "ggdr"):
         if key in opts:
             config[key].update(**opts.pop(key))

@@ -13,8 +13,8 @@ from keras_attngan.config import validate
 from keras_attngan.training.checkpoint import Checkpointer, CheckpointError
 from keras_attngan.methods.base import ObjectiveTerm
 from keras_attngan.training.setup import build_trainer
-from tests.helpers import fixed_batches, mirrored, tiny_config
-from tests.test_distribute import assert_same_run, train_state
+from tests.helpers import fixed_batches, tiny_config
+from tests.test_distribute import train_state
 from tests.test_training import run_steps
 
 
@@ -24,15 +24,7 @@ def ada_config(**augment):
     return config
 
 
-def test_mirrored_equals_single_device_with_ada_and_spectral_norm():
-    """ADA's parameters are drawn for the global batch and sliced per replica, and every replica runs the same
-    power iteration of spectral normalization (G and D), so the distributed step (2 logical CPUs) still equals
-    the single-device step. (One trainer covers both options; DiffAugment: test_distribute.)"""
-    config = spectral_config()
-    config.augment.update(name="ada", p=0.5, target=0.0)
-    single = train_state(config)
-    assert all(np.isfinite(v) for v in single[0].values()) and single[0]["augment_p"] == 0.5
-    assert_same_run(single, train_state(config, mirrored()))
+# ADA and spectral normalization under MirroredStrategy: test_distribute.test_mirrored_equals_single_device.
 
 
 def test_augmentation_changes_what_d_sees():

@@ -77,13 +77,12 @@ def test_rollback_policy_retries_then_stops_without_writing_nan(tmp_path, capsys
     assert_all_checkpoints_finite(workdir)
 
 
-def test_failed_start_leaves_no_config_json(tmp_path):
-    workdir = tmp_path / "run"
+def test_failed_start_leaves_no_config_json(tmp_path, finished_run):
     with pytest.raises(ValueError, match="g_attention.type='nope'"):
-        loop.train(_with(tiny_config(8, **FAST), "model.g_attention.type", "nope"), str(workdir), verbose=0)
-    assert not (workdir / "config.json").exists()
+        loop.train(_with(tiny_config(8, **FAST), "model.g_attention.type", "nope"), str(tmp_path / "new"), verbose=0)
+    assert not (tmp_path / "new" / "config.json").exists()
     # A run whose config.json was lost: restoring into another model fails and writes no config.
-    loop.train(tiny_config(8, **FAST), str(workdir), verbose=0)
+    workdir = finished_run  # tiny_config(8, **FAST), checkpoints at steps 2 and 4
     os.remove(workdir / "config.json")
     other = _with(tiny_config(8, **FAST), "model.fmap_max", 8)
     with pytest.raises(CheckpointError):
