@@ -14,11 +14,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_ATTNGAN_FAST_START", "1")
 # XLA's CPU backend without LLVM's optimisations: the XLA tests compile about a fifth sooner.
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
-# With at least as many test processes as cores, one intra-op thread per TensorFlow process (the entry points
-# the tests start inherit it): the cores are already shared out between processes, and two threads each only
-# add switching (about 9% of a 6-file run's time on 2 cores). -n 0 keeps TensorFlow's default.
-if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")) >= (os.cpu_count() or 1):
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import tensorflow as tf  # noqa: E402
 

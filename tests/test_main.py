@@ -47,10 +47,17 @@ def test_bad_config_is_one_clear_line(tmp_path, flag, message):
     assert "Traceback" not in r.stderr
 
 
-def test_train_writes_run_files_and_resumes(tmp_path):
+MIRRORED = ["--config.train.batch_size=8", "--config.train.strategy=mirrored", "--logical_cpus=2"]
+
+
+def test_train_writes_run_files_and_resumes_under_mirrored_strategy(tmp_path):
+    """The whole loop (fit on a distributed dataset, callbacks, checkpoints, samples) with 2 replicas of 4
+    images on 2 logical CPUs (one step per tick and per checkpoint), then a resume. Single-device runs of
+    train_main.py: test_robustness, test_faults."""
     workdir = tmp_path / "run"
-    r = run_main(*TINY, "--config.train.total_kimg=0.016", f"--workdir={workdir}")
+    r = run_main(*TINY, *MIRRORED, "--config.train.total_kimg=0.016", f"--workdir={workdir}")
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "MirroredStrategy: 2 replicas x 4 images" in r.stdout
     files = set(os.listdir(workdir))
     assert {"config.json", "checkpoints", "samples", "logs", "stats.jsonl"} <= files
     samples = set(os.listdir(workdir / "samples"))
@@ -58,34 +65,22 @@ def test_train_writes_run_files_and_resumes(tmp_path):
     with open(workdir / "samples" / "reals.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     ticks = [json.loads(line) for line in open(workdir / "stats.jsonl")]
-    assert [t["step"] for t in ticks] == [2, 4]
+    assert [t["step"] for t in ticks] == [1, 2]
     assert all(t["kimg"] > 0 and t["d_loss"] == t["d_loss"] for t in ticks)
-    assert any(name.startswith("ckpt-4") for name in os.listdir(workdir / "checkpoints"))
+    assert any(name.startswith("ckpt-2") for name in os.listdir(workdir / "checkpoints"))
 
-    # Same command with a longer schedule resumes from step 4 instead of starting over.
-    r = run_main(*TINY, "--config.train.total_kimg=0.024", f"--workdir={workdir}")
+    # Same command with a longer schedule resumes from step 2 instead of starting over.
+    r = run_main(*TINY, *MIRRORED, "--config.train.total_kimg=0.024", f"--workdir={workdir}")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "resuming" in r.stdout and "from step 4" in r.stdout
+    assert "resuming" in r.stdout and "from step 2" in r.stdout
     ticks = [json.loads(line) for line in open(workdir / "stats.jsonl")]
-    assert [t["step"] for t in ticks] == [2, 4, 6]
+    assert [t["step"] for t in ticks] == [1, 2, 3]
 
     # A different model in the same workdir is refused, naming the field.
-    r = run_main(*TINY, "--config.model.fmap_max=8", f"--workdir={workdir}")
+    r = run_main(*TINY, *MIRRORED, "--config.model.fmap_max=8", f"--workdir={workdir}")
     assert r.returncode == 2
     assert "model.fmap_max=16" in r.stderr and "--workdir" in r.stderr
-
-
-def test_train_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
-    """The whole loop (fit on a distributed dataset, callbacks, checkpoints, samples) with 2 replicas."""
-    workdir = tmp_path / "mirrored"
-    r = run_main(*TINY, "--config.train.batch_size=8", "--config.train.tick_kimg=0.016",
-                 "--config.train.ckpt_kimg=0.016", "--config.train.sample_kimg=0.016", "--config.train.total_kimg=0.016",
-                 "--config.train.strategy=mirrored", "--logical_cpus=2", f"--workdir={workdir}")
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "MirroredStrategy: 2 replicas x 4 images" in r.stdout
-    ticks = [json.loads(line) for line in open(workdir / "stats.jsonl")]
-    assert ticks[-1]["step"] == 2 and ticks[-1]["d_loss"] == ticks[-1]["d_loss"]
-    assert any(name.startswith("ckpt-2") for name in os.listdir(workdir / "checkpoints"))
-    r = run_main(*TINY, "--config.train.batch_size=7", "--config.model.mbstd_group=1",
-                 "--config.train.strategy=mirrored", "--logical_cpus=2", f"--workdir={tmp_path / 'odd'}")
+    # A global batch the replicas cannot share.
+    r = run_main(*TINY, *MIRRORED, "--config.train.batch_size=7", "--config.model.mbstd_group=1",
+                 f"--workdir={tmp_path / 'odd'}")
     assert r.returncode == 2 and "divisible by the 2 replicas" in r.stderr, r.stderr[-2000:]
