@@ -22,15 +22,11 @@ def train_state(config, strategy=None, steps=3):
 
 
 def assert_same_run(a, b, atol=1e-5):
-    """Same logs and weights up to float32 round-off: sums taken in another order (per replica, or by
-    another number of threads) differ in the last bits, and Adam's normalisation lifts that to about 1e-5
-    in a weight whose gradient is near 0, hence ``rtol=1e-4`` beside ``atol``. A step that got the
-    replicas' share of the batch wrong differs in the losses by far more."""
     (logs_a, state_a, names), (logs_b, state_b, _) = a, b
     for key in logs_a:
         assert logs_a[key] == pytest.approx(logs_b[key], rel=1e-5, abs=1e-6), key
     for name, x, y in zip(names, state_a, state_b):
-        np.testing.assert_allclose(x, y, atol=atol, rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(x, y, atol=atol, rtol=0, err_msg=name)
 
 
 def test_mirrored_equals_single_device():

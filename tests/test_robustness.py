@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from experiments import common
-from keras_attngan.config import validate
+from keras_attngan.config import apply_overrides, validate
 from keras_attngan.training import loop
 from keras_attngan.training.callbacks import sample_name
 from keras_attngan.training.checkpoint import Checkpointer, CheckpointError, DivergenceError
@@ -79,26 +79,17 @@ def test_rollback_policy_retries_then_stops_without_writing_nan(tmp_path, capsys
 
 def test_failed_start_leaves_no_config_json(tmp_path, finished_run):
     with pytest.raises(ValueError, match="g_attention.type='nope'"):
-        loop.train(_with(tiny_config(8, **FAST), "model.g_attention.type", "nope"), str(tmp_path / "new"), verbose=0)
+        loop.train(apply_overrides(tiny_config(8, **FAST), {"model.g_attention.type": "nope"}), str(tmp_path / "new"), verbose=0)
     assert not (tmp_path / "new" / "config.json").exists()
     # A run whose config.json was lost: restoring into another model fails and writes no config.
     workdir = finished_run  # tiny_config(8, **FAST), checkpoints at steps 2 and 4
     os.remove(workdir / "config.json")
-    other = _with(tiny_config(8, **FAST), "model.fmap_max", 8)
+    other = apply_overrides(tiny_config(8, **FAST), {"model.fmap_max": 8})
     with pytest.raises(CheckpointError):
         loop.train(other, str(workdir), verbose=0)
     assert not (workdir / "config.json").exists()
     trainer = loop.train(tiny_config(8, **dict(FAST, total_kimg=0.024)), str(workdir), verbose=0)
     assert int(trainer.step.numpy()) == 6 and (workdir / "config.json").exists()
-
-
-def _with(config, dotted, value):
-    *path, key = dotted.split(".")
-    node = config
-    for part in path:
-        node = node[part]
-    node[key] = value
-    return config
 
 
 def test_corrupt_latest_checkpoint_falls_back_and_temp_dirs_are_removed(finished_run, capsys):
@@ -177,7 +168,7 @@ def test_trim_jsonl_drops_rows_after_the_step_and_broken_lines(tmp_path):
 ])
 def test_bad_config_values_are_one_line(field, value, message):
     with pytest.raises(ValueError) as e:
-        validate(_with(tiny_config(8), field, value))
+        validate(apply_overrides(tiny_config(8), {field: value}))
     assert message in str(e.value) and "\n" not in str(e.value)
 
 

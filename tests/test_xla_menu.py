@@ -11,15 +11,16 @@ Two tiny trainers compile a whole training step with every phase (R1 and path le
 
 The rest of the menu compiles piece by piece, and each compiled piece must give what the same piece gives run
 eagerly, values and gradients: the other losses and WGAN-GP's penalty, the other G attention modules, D
-self-attention, DiffAugment and the class-conditional G and D. A whole-step compile costs 10-40 s here, a piece about a second. Every loss
-also trains a whole (non-XLA) step in ``test_conditional.py``'s one step per D option; ``test_losses.py``
-checks the formulas."""
+self-attention, DiffAugment and the class-conditional G and D. A whole step took 35-80 s to compile here, a
+piece 2-5 s (in one process). Every loss also trains a whole (non-XLA) step in ``test_conditional.py``'s one
+step per D option; ``test_losses.py`` checks the formulas."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_attngan import losses
+from keras_attngan.config import apply_overrides
 from keras_attngan.augment.diffaugment import DiffAugment
 from keras_attngan.training.loop import make_dataset
 from keras_attngan.training.regularizers import wgan_gradient_penalty
@@ -30,25 +31,27 @@ from tests.test_training import run_steps
 
 ATTN = dict(patch_size=3, share_planes=4)
 
-WHOLE_STEPS = {
-    "dual_contrastive_san_reference_ada_sn_ggdr": dict(
-        loss=dict(name="dual_contrastive"), augment=dict(name="ada", p=0.5, target=0.0),
-        ggdr=dict(weight=10.0, resolution=8),
-        model=dict(g_attention=dict(type="san", resolution=8, **ATTN), g_weight_norm="spectral",
-                   d_attention=dict(type="reference", module="san", resolution=8, **ATTN), d_weight_norm="spectral")),
-    "contrad_simclr_hq_cutout": dict(contrad=dict(enabled=True, hidden=16, proj_dim=8, augment="simclr_hq_cutout")),
+
+def attention(side, **spec):
+    """``model.<side>_attention`` fields as dotted overrides, with ATTN's small SAN."""
+    return {f"model.{side}_attention.{key}": value for key, value in {**spec, **ATTN}.items()}
+
+
+WHOLE_STEPS = {  # name: dotted overrides (keras_attngan.config.apply_overrides)
+    "dual_contrastive_san_reference_ada_sn_ggdr": {
+        "loss.name": "dual_contrastive", "augment.name": "ada", "augment.p": 0.5, "augment.target": 0.0,
+        "ggdr.weight": 10.0, "ggdr.resolution": 8, "model.g_weight_norm": "spectral",
+        "model.d_weight_norm": "spectral", **attention("g", type="san", resolution=8),
+        **attention("d", type="reference", module="san", resolution=8)},
+    "contrad_simclr_hq_cutout": {"contrad.enabled": True, "contrad.hidden": 16, "contrad.proj_dim": 8,
+                                 "contrad.augment": "simclr_hq_cutout"},
 }
 
 
 @pytest.mark.parametrize("name", list(WHOLE_STEPS))
 def test_whole_step_compiles_with_xla(name):
-    config = tiny_config(resolution=8, batch_size=4, xla="on", r1_interval=1, pl_interval=1)
-    for section, fields in WHOLE_STEPS[name].items():
-        for key, value in fields.items():
-            if isinstance(value, dict):
-                config[section][key].update(**value)
-            else:
-                config[section][key] = value
+    config = apply_overrides(tiny_config(resolution=8, batch_size=4, xla="on", r1_interval=1, pl_interval=1),
+                             WHOLE_STEPS[name])
     trainer = build_trainer(config)
     assert trainer.xla and trainer.terms  # the method's objective term is part of the compiled step
     dataset = make_dataset(config, 0, references=trainer.discriminator.uses_reference)
